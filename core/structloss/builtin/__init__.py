@@ -1,0 +1,1 @@
+"""Built-in components, registered as ordinary plugin modules (see ``DEFAULT_PLUGINS``)."""

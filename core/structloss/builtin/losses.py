@@ -1,0 +1,100 @@
+"""Built-in loss ``cross-entropy``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from structloss.errors import InputError
+from structloss.hookspecs import hookimpl
+from structloss.objective import Objective
+from structloss.specs import LossContext, LossSpec
+
+
+class CrossEntropy(Objective):
+    """Plain softmax cross-entropy, equal to ``F.cross_entropy``; the baseline.
+
+    Args:
+        num_classes: the number of classes.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        ignore_index: a target value that is skipped.
+        label_smoothing: in [0, 1], as in ``nn.CrossEntropyLoss``.
+        weight: optional per-class weights (length ``num_classes``), stored as a buffer.
+
+    Targets are class indices, or (batch, classes) probabilities as in
+    ``nn.CrossEntropyLoss``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        reduction: str = "mean",
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        weight: Sequence[float] | Tensor | None = None,
+    ) -> None:
+        super().__init__(num_classes, reduction=reduction, ignore_index=ignore_index)
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise InputError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
+        if weight is not None:
+            weight = torch.as_tensor(weight, dtype=torch.float32)
+            if (
+                weight.shape != (num_classes,)
+                or not torch.isfinite(weight).all()
+                or (weight < 0).any()
+            ):
+                raise InputError(
+                    f"weight must be {num_classes} finite non-negative numbers (one per class),"
+                    f" got shape {tuple(weight.shape)}"
+                )
+        self.register_buffer("weight", weight)
+
+    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """Return the cross-entropy of ``outputs`` (logits) against ``target``."""
+        weight = None if self.weight is None else self.weight.to(outputs.dtype)
+        if target.is_floating_point() and target.shape == outputs.shape:
+            return F.cross_entropy(
+                outputs,
+                target,
+                weight=weight,
+                reduction=self.reduction,
+                label_smoothing=self.label_smoothing,
+            )
+        index, valid = self.check_inputs(outputs, target)
+        per_sample = F.cross_entropy(
+            outputs, index, weight=weight, reduction="none", label_smoothing=self.label_smoothing
+        )
+        sample_weight = None if weight is None else weight[index]
+        return self.reduce(per_sample, valid, sample_weight)
+
+
+def build_cross_entropy(
+    context: LossContext,
+    *,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    weight: Sequence[float] | None = None,
+) -> CrossEntropy:
+    """Factory of loss ``cross-entropy``."""
+    return CrossEntropy(
+        context.num_classes,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        weight=weight,
+    )
+
+
+@hookimpl
+def structloss_losses() -> Iterable[LossSpec]:
+    yield LossSpec(
+        name="cross-entropy",
+        factory=build_cross_entropy,
+        summary="softmax cross-entropy, the structure-blind baseline",
+    )

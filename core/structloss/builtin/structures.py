@@ -1,0 +1,49 @@
+"""Built-in structure providers ``flat`` and ``hierarchy-file``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from structloss.errors import ConfigError
+from structloss.hookspecs import hookimpl
+from structloss.specs import StructureContext, StructureSpec
+from structloss.structures import Hierarchy
+
+
+def build_flat(context: StructureContext, *, root: str = "root") -> Hierarchy:
+    """Every class directly under one root node (the hierarchy that says nothing)."""
+    if context.classes is None:
+        raise ConfigError("structure provider 'flat' needs the class list; set `classes`")
+    return Hierarchy.flat(context.classes, root=root)
+
+
+def build_hierarchy_file(context: StructureContext, *, path: str) -> Hierarchy:
+    """Read a hierarchy from a JSON file: a parent map or a nested tree.
+
+    Args:
+        path: the file, relative to the config file's directory. It holds
+            ``{"parents": {node: parent, ...}}`` or ``{"name": ..., "children": [...]}``,
+            optionally with ``"classes"`` giving the label order.
+
+    When the config lists ``classes``, they fix the label order and must be exactly the
+    tree's leaves; otherwise the file's order is used.
+    """
+    resolved = Path(context.base_dir, Path(path).expanduser())
+    return Hierarchy.from_json(resolved, classes=context.classes)
+
+
+@hookimpl
+def structloss_structures() -> Iterable[StructureSpec]:
+    yield StructureSpec(
+        name="flat",
+        factory=build_flat,
+        summary="no structure: every class directly under the root",
+        kind="hierarchy",
+    )
+    yield StructureSpec(
+        name="hierarchy-file",
+        factory=build_hierarchy_file,
+        summary="a class tree from a JSON file (parent map or nested tree)",
+        kind="hierarchy",
+    )

@@ -1,0 +1,181 @@
+"""The records that plugins yield from their hooks, and the contexts factories receive.
+
+A plugin never builds a component eagerly: it yields a small frozen *spec* naming the
+component and pointing at its factory. The host calls the factory only when a config asks for
+that name, so heavy imports stay inside factories and cost nothing until used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+if TYPE_CHECKING:
+    from structloss.backends import ComputeBackend
+    from structloss.objective import Objective
+    from structloss.structures import LabelStructure
+
+__all__ = [
+    "STRUCTURE_KINDS",
+    "BackendSpec",
+    "KernelSpec",
+    "LossContext",
+    "LossSpec",
+    "StructureContext",
+    "StructureKind",
+    "StructureSpec",
+]
+
+StructureKind = Literal["hierarchy", "similarity", "embedding"]
+STRUCTURE_KINDS: tuple[str, ...] = ("hierarchy", "similarity", "embedding")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def _valid_name(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(
+            f"{type(instance).__name__}.{attribute.name} must be a lower-case name of letters,"
+            f" digits, '-', '_' or '.', got {value!r}"
+        )
+
+
+def _optional_kind(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value not in STRUCTURE_KINDS:
+        raise ValueError(
+            f"{type(instance).__name__}.{attribute.name} must be one of"
+            f" {', '.join(STRUCTURE_KINDS)} or None, got {value!r}"
+        )
+
+
+_callable = attrs.validators.is_callable()
+_summary = attrs.validators.instance_of(str)
+
+
+@attrs.frozen
+class StructureSpec:
+    """A label-structure provider.
+
+    Attributes:
+        name: the name configs use (``provider = "wordnet-tree"``).
+        factory: ``factory(context: StructureContext, **options) -> LabelStructure``.
+        summary: one line shown by ``structloss plugins``.
+        kind: the kind of structure it produces (``"hierarchy"``, ``"similarity"``,
+            ``"embedding"``), or None when an option decides.
+    """
+
+    name: str = attrs.field(validator=_valid_name)
+    factory: Callable[..., LabelStructure] = attrs.field(validator=_callable)
+    summary: str = attrs.field(validator=_summary)
+    kind: StructureKind | None = attrs.field(default=None, validator=_optional_kind)
+
+
+@attrs.frozen
+class LossSpec:
+    """A loss strategy.
+
+    Attributes:
+        name: the name configs use (``[loss] name = "tree-loss"``).
+        factory: ``factory(context: LossContext, **options) -> Objective``.
+        summary: one line shown by ``structloss plugins``.
+        needs: the kind of structure the loss needs, or None. ``compose`` converts the
+            configured structure to this kind when a conversion exists.
+    """
+
+    name: str = attrs.field(validator=_valid_name)
+    factory: Callable[..., Objective] = attrs.field(validator=_callable)
+    summary: str = attrs.field(validator=_summary)
+    needs: StructureKind | None = attrs.field(default=None, validator=_optional_kind)
+
+
+@attrs.frozen
+class BackendSpec:
+    """A compute backend (``torch``, ``triton``, ...).
+
+    Attributes:
+        name: the name configs use (``[backend] name = "triton"``). ``auto`` is reserved.
+        factory: ``factory() -> Backend``; called when the backend is first needed.
+        summary: one line shown by ``structloss plugins``.
+        priority: ``auto`` tries backends from the highest priority down.
+    """
+
+    name: str = attrs.field(validator=_valid_name)
+    factory: Callable[[], Any] = attrs.field(validator=_callable)
+    summary: str = attrs.field(validator=_summary)
+    priority: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.name == "auto":
+            raise ValueError("'auto' is reserved: it means 'pick the best available backend'")
+
+
+@attrs.frozen
+class KernelSpec:
+    """One operation implemented for one backend, e.g. op ``smooth-topk`` on ``triton``.
+
+    Attributes:
+        op: the operation's name, shared by all its implementations.
+        backend: the backend this implementation runs on.
+        factory: ``factory() -> Callable``; returns the implementation (import heavy
+            dependencies inside it).
+        summary: one line shown by ``structloss plugins``.
+    """
+
+    op: str = attrs.field(validator=_valid_name)
+    backend: str = attrs.field(validator=_valid_name)
+    factory: Callable[[], Callable[..., Any]] = attrs.field(validator=_callable)
+    summary: str = attrs.field(validator=_summary)
+
+    @property
+    def name(self) -> str:
+        """The registry key, ``"op@backend"``."""
+        return f"{self.op}@{self.backend}"
+
+
+@attrs.frozen
+class StructureContext:
+    """What a structure factory receives besides its options.
+
+    Attributes:
+        classes: class names in label order, or None when the config gives none (a provider
+            that can read the classes from its source, such as ``hierarchy-file``, then does;
+            others raise).
+        labels: training labels for providers that learn from data, or None. Integer class
+            indices, a multi-hot matrix, or lists of label sets, as the user passed them.
+        base_dir: directory that relative paths in options are resolved against (the config
+            file's directory, or the working directory).
+    """
+
+    classes: tuple[str, ...] | None = None
+    labels: Any = None
+    base_dir: str = "."
+
+
+@attrs.frozen
+class LossContext:
+    """What a loss factory receives besides its options.
+
+    Attributes:
+        classes: class names in label order.
+        structure: the structure, already converted to the kind the loss's spec ``needs``;
+            None when the config has no structure.
+        backend: the resolved compute backend; ask it for kernels with
+            ``backend.kernel(op, device)``.
+    """
+
+    classes: tuple[str, ...]
+    structure: LabelStructure | None
+    backend: ComputeBackend
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return len(self.classes)
+
+
+def spec_names(specs: Sequence[Any]) -> list[str]:
+    """Return the names of ``specs`` sorted."""
+    return sorted(spec.name for spec in specs)

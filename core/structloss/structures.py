@@ -1,0 +1,602 @@
+"""Label structures: :class:`Hierarchy`, :class:`Similarity` and :class:`LabelEmbedding`.
+
+Structures are immutable and validated on construction. Build them with the named
+constructors (``Hierarchy.from_parents``, ``Hierarchy.from_json``, ``Similarity.from_matrix``,
+``LabelEmbedding.from_matrix``) and convert them with :meth:`LabelStructure.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from structloss.errors import IncompatibleStructureError, StructureError, closest
+
+__all__ = ["Hierarchy", "LabelEmbedding", "LabelStructure", "Similarity", "check_classes"]
+
+
+def check_classes(classes: Iterable[str], *, what: str = "classes") -> tuple[str, ...]:
+    """Validate class names: a non-empty sequence of distinct, non-empty strings.
+
+    Raises:
+        StructureError: naming every duplicate or invalid entry.
+    """
+    if isinstance(classes, str):
+        raise StructureError(f"{what} must be a list of names, got the single string {classes!r}")
+    names = tuple(classes)
+    if not names:
+        raise StructureError(f"{what} is empty; give at least one class name")
+    bad = [repr(n) for n in names if not isinstance(n, str) or not n]
+    if bad:
+        raise StructureError(f"{what} must be non-empty strings; invalid: {', '.join(bad)}")
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise StructureError(
+            f"duplicate class names in {what}: {', '.join(map(repr, dupes))}; each class needs"
+            " a unique name"
+        )
+    return names
+
+
+def _frozen_array(matrix: Any, *, what: str) -> np.ndarray:
+    try:
+        array = np.array(matrix, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise StructureError(f"{what} must be a numeric matrix: {exc}") from None
+    if array.ndim != 2:
+        raise StructureError(f"{what} must be 2-D, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        row, col = np.argwhere(~np.isfinite(array))[0]
+        raise StructureError(f"{what} has a non-finite value at [{row}, {col}]")
+    array.setflags(write=False)
+    return array
+
+
+class LabelStructure:
+    """Base of every label structure: knows its classes and how to convert itself."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+    classes: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return len(self.classes)
+
+    def convert(self, kind: str, **options: Any) -> LabelStructure:
+        """Return this structure as ``kind`` (``hierarchy``, ``similarity``, ``embedding``).
+
+        Args:
+            kind: the wanted kind.
+            **options: passed to the conversion (for example ``rule`` for a hierarchy).
+
+        Raises:
+            IncompatibleStructureError: when no conversion exists.
+        """
+        if kind == self.kind:
+            if options:
+                raise IncompatibleStructureError(
+                    f"conversion options {sorted(options)} given, but the {self.kind} needs no"
+                    " conversion; remove the [convert] table"
+                )
+            return self
+        if kind == "similarity" and hasattr(self, "to_similarity"):
+            return self.to_similarity(**options)  # type: ignore[no-any-return]
+        raise IncompatibleStructureError(
+            f"a {self.kind} cannot be converted to a {kind}; only hierarchies and embeddings"
+            " convert (to similarities). Use a structure provider that produces a"
+            f" {kind}"
+        )
+
+
+def _tree_nodes(
+    classes: tuple[str, ...], parents: Mapping[str, str]
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Validate a parent map and return (nodes, parent indices), classes first."""
+    children: dict[str, list[str]] = {}
+    for child, parent in parents.items():
+        if not isinstance(child, str) or not isinstance(parent, str) or not child or not parent:
+            raise StructureError(
+                f"parent map entries must be non-empty strings: {child!r}: {parent!r}"
+            )
+        children.setdefault(parent, []).append(child)
+    names = set(parents) | set(children)
+    roots = sorted(names - set(parents))
+    _check_cycles(parents)
+    if len(roots) != 1:
+        found = ", ".join(map(repr, roots)) if roots else "none"
+        raise StructureError(
+            f"a hierarchy needs exactly one root (a node with no parent); found {found}."
+            " Give the roots a common parent"
+        )
+    missing = [c for c in classes if c not in names]
+    if missing:
+        hints = "; ".join(f"'{c}'{closest(c, names)}" for c in missing)
+        raise StructureError(f"classes missing from the hierarchy: {hints}")
+    inner = [c for c in classes if c in children]
+    if inner:
+        detail = ", ".join(f"'{c}' (parent of '{children[c][0]}')" for c in inner)
+        raise StructureError(
+            f"classes must be leaves, but these have children: {detail}. Give each such class"
+            " its own leaf under a differently named internal node"
+        )
+    class_set = set(classes)
+    extra = sorted(n for n in names if n not in children and n not in class_set)
+    if extra:
+        raise StructureError(
+            f"leaves that are not classes: {', '.join(map(repr, extra))}; every leaf must be"
+            " a class: remove them or add them to the classes"
+        )
+    order = list(classes)
+    queue = deque([roots[0]])
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        queue.extend(c for c in children.get(node, ()) if c not in class_set)
+    index = {name: i for i, name in enumerate(order)}
+    parent_index = tuple(index[parents[n]] if n in parents else -1 for n in order)
+    return tuple(order), parent_index
+
+
+def _check_cycles(parents: Mapping[str, str]) -> None:
+    done: set[str] = set()
+    for start in parents:
+        trail: list[str] = []
+        on_trail: set[str] = set()
+        node: str | None = start
+        while node is not None and node not in done:
+            if node in on_trail:
+                cycle = [*trail[trail.index(node) :], node]
+                raise StructureError(f"the hierarchy has a cycle: {' -> '.join(cycle)}")
+            trail.append(node)
+            on_trail.add(node)
+            node = parents.get(node)
+        done.update(trail)
+
+
+@attrs.frozen
+class Hierarchy(LabelStructure):
+    """A rooted tree whose leaves are exactly the classes, in label order.
+
+    Nodes are named; ``nodes`` lists the classes first (so a node's index equals its label
+    for leaves), then the internal nodes breadth-first from the root. Depth counts edges from
+    the root (root depth 0); the height of a node is the longest distance down to a leaf.
+
+    Build one with :meth:`from_parents`, :meth:`from_json` or :meth:`flat`.
+    """
+
+    kind: ClassVar[str] = "hierarchy"
+    classes: tuple[str, ...]
+    nodes: tuple[str, ...]
+    parents: tuple[int, ...]
+
+    def __attrs_post_init__(self) -> None:
+        classes = check_classes(self.classes)
+        if self.nodes[: len(classes)] != classes or len(self.parents) != len(self.nodes):
+            raise StructureError(
+                "Hierarchy fields are inconsistent; build it with Hierarchy.from_parents"
+            )
+        parent_map = {self.nodes[i]: self.nodes[p] for i, p in enumerate(self.parents) if p >= 0}
+        _tree_nodes(classes, parent_map)
+
+    # -- named constructors -------------------------------------------------------------
+    @classmethod
+    def from_parents(cls, classes: Sequence[str] | None, parents: Mapping[str, str]) -> Hierarchy:
+        """Build from a map of every non-root node to its parent.
+
+        Args:
+            classes: class names in label order; None takes the leaves in the order they
+                first appear in ``parents``.
+            parents: ``{node: parent}`` for every node but the root.
+
+        Raises:
+            StructureError: on a cycle, several roots, a class that is missing or not a
+                leaf, a leaf that is not a class, or duplicate classes.
+        """
+        if not isinstance(parents, Mapping):
+            raise StructureError(
+                f"parents must be a mapping of node to parent, got {type(parents).__name__}"
+            )
+        if classes is None:
+            inner = set(parents.values())
+            classes = [n for n in parents if n not in inner]
+        names = check_classes(classes)
+        nodes, parent_index = _tree_nodes(names, parents)
+        return cls(classes=names, nodes=nodes, parents=parent_index)
+
+    @classmethod
+    def flat(cls, classes: Sequence[str], root: str = "root") -> Hierarchy:
+        """Every class directly under one root: the hierarchy that says nothing."""
+        names = check_classes(classes)
+        return cls.from_parents(names, dict.fromkeys(names, root))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], classes: Sequence[str] | None = None) -> Hierarchy:
+        """Build from ``{"parents": {...}}`` or a nested ``{"name", "children"}`` tree.
+
+        A ``"classes"`` list in ``data`` fixes the label order; an explicit ``classes``
+        argument overrides it. Without either, leaves are taken in document order.
+        """
+        if not isinstance(data, Mapping):
+            raise StructureError(
+                f"a hierarchy document must be a JSON object, got {type(data).__name__}"
+            )
+        if classes is None and "classes" in data:
+            classes = data["classes"]
+        if "parents" in data:
+            return cls.from_parents(classes, data["parents"])
+        if "name" in data:
+            parents: dict[str, str] = {}
+            leaves: list[str] = []
+            _flatten_nested(data, parents, leaves)
+            return cls.from_parents(classes if classes is not None else leaves, parents)
+        raise StructureError(
+            "a hierarchy document needs a 'parents' map or a nested tree"
+            ' {"name": ..., "children": [...]}; found keys: ' + ", ".join(sorted(data))
+        )
+
+    @classmethod
+    def from_json(cls, source: str | Path, classes: Sequence[str] | None = None) -> Hierarchy:
+        """Read a hierarchy from a JSON file path or JSON text (see :meth:`from_dict`)."""
+        text = _read_json_source(source)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StructureError(f"invalid JSON in hierarchy {_describe(source)}: {exc}") from None
+        return cls.from_dict(data, classes)
+
+    # -- export -------------------------------------------------------------------------
+    def to_parents(self) -> dict[str, str]:
+        """Return ``{node: parent}`` for every node but the root."""
+        return {self.nodes[i]: self.nodes[p] for i, p in enumerate(self.parents) if p >= 0}
+
+    def to_nested(self) -> dict[str, Any]:
+        """Return the tree as nested ``{"name": ..., "children": [...]}`` dicts."""
+
+        def build(i: int) -> dict[str, Any]:
+            kids = self._children[i]
+            node: dict[str, Any] = {"name": self.nodes[i]}
+            if kids:
+                node["children"] = [build(k) for k in kids]
+            return node
+
+        return build(self.root_index)
+
+    def to_json(self, *, nested: bool = False, indent: int | None = 2) -> str:
+        """Serialise to JSON that :meth:`from_json` reads back into an equal hierarchy."""
+        body = self.to_nested() if nested else {"parents": self.to_parents()}
+        return json.dumps({"classes": list(self.classes), **body}, indent=indent)
+
+    # -- navigation ---------------------------------------------------------------------
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.nodes)}
+
+    @cached_property
+    def _children(self) -> tuple[tuple[int, ...], ...]:
+        kids: list[list[int]] = [[] for _ in self.nodes]
+        for i, p in enumerate(self.parents):
+            if p >= 0:
+                kids[p].append(i)
+        # children in a stable, name-independent order: internal nodes and leaves by index
+        return tuple(tuple(k) for k in kids)
+
+    @property
+    def root(self) -> str:
+        """The root node's name."""
+        return self.nodes[self.root_index]
+
+    @property
+    def root_index(self) -> int:
+        """The root node's index in :attr:`nodes` (the first internal node)."""
+        return len(self.classes)
+
+    @property
+    def num_nodes(self) -> int:
+        """The number of nodes, leaves included."""
+        return len(self.nodes)
+
+    def index(self, name: str) -> int:
+        """Return the index of node ``name`` in :attr:`nodes`."""
+        try:
+            return self._index[name]
+        except KeyError:
+            raise StructureError(
+                f"no node named {name!r} in the hierarchy{closest(name, self.nodes)}"
+            ) from None
+
+    def parent(self, name: str) -> str | None:
+        """Return the parent of ``name``, or None for the root."""
+        p = self.parents[self.index(name)]
+        return self.nodes[p] if p >= 0 else None
+
+    def children(self, name: str) -> tuple[str, ...]:
+        """Return the children of ``name`` (empty for a class)."""
+        return tuple(self.nodes[k] for k in self._children[self.index(name)])
+
+    def path(self, name: str) -> tuple[str, ...]:
+        """Return the nodes from the root down to ``name``, both included."""
+        i = self.index(name)
+        out: list[str] = []
+        while i >= 0:
+            out.append(self.nodes[i])
+            i = self.parents[i]
+        return tuple(reversed(out))
+
+    @cached_property
+    def depths(self) -> np.ndarray:
+        """Depth of every node (edges from the root), indexed like :attr:`nodes`."""
+        depth = np.zeros(self.num_nodes, dtype=np.int64)
+        for i in self._top_down:
+            p = self.parents[i]
+            depth[i] = depth[p] + 1 if p >= 0 else 0
+        depth.setflags(write=False)
+        return depth
+
+    @cached_property
+    def heights(self) -> np.ndarray:
+        """Height of every node (longest edge count down to a leaf); leaves have 0."""
+        height = np.zeros(self.num_nodes, dtype=np.int64)
+        for i in reversed(self._top_down):
+            p = self.parents[i]
+            if p >= 0:
+                height[p] = max(height[p], height[i] + 1)
+        height.setflags(write=False)
+        return height
+
+    @cached_property
+    def _top_down(self) -> tuple[int, ...]:
+        order = [self.root_index]
+        for i in order:
+            order.extend(self._children[i])
+        return tuple(order)
+
+    def path_matrix(self, dtype: Any = np.float32) -> np.ndarray:
+        """Return the leaf-by-node matrix A: ``A[c, v] = 1`` iff node v is on class c's path.
+
+        The path includes the class's own leaf and the root, so ``A @ V`` sums node vectors
+        from the root to each class (the tree loss's weight matrix).
+        """
+        return self._paths.astype(dtype)
+
+    @cached_property
+    def _paths(self) -> np.ndarray:
+        on_path = np.zeros((self.num_nodes, self.num_nodes), dtype=bool)
+        for i in self._top_down:
+            p = self.parents[i]
+            if p >= 0:
+                on_path[i] = on_path[p]
+            on_path[i, i] = True
+        paths = on_path[: self.num_classes].copy()
+        paths.setflags(write=False)
+        return paths
+
+    @cached_property
+    def _class_paths(self) -> np.ndarray:
+        """(classes, max_depth + 1) node indices from the root down, padded with the leaf."""
+        depth = self.depths[: self.num_classes]
+        table = np.zeros((self.num_classes, int(depth.max()) + 1), dtype=np.int64)
+        for c in range(self.num_classes):
+            table[c] = c
+            i = c
+            while i >= 0:
+                table[c, self.depths[i]] = i
+                i = self.parents[i]
+        return table
+
+    def lca_matrix(self) -> np.ndarray:
+        """Return the (classes, classes) matrix of lowest-common-ancestor node indices."""
+        paths = self._paths.astype(np.int64)
+        lca_depth = paths @ paths.T - 1  # common ancestors form a chain from the root
+        rows = np.arange(self.num_classes)[:, None]
+        return self._class_paths[rows, lca_depth]
+
+    def lca_height_matrix(self) -> np.ndarray:
+        """Return the heights of the lowest common ancestors of all class pairs."""
+        return self.heights[self.lca_matrix()]
+
+    def distance_matrix(self) -> np.ndarray:
+        """Return tree distances (edges on the path) between all class pairs."""
+        paths = self._paths.astype(np.int64)
+        shared = paths @ paths.T - 1
+        depth = self.depths[: self.num_classes]
+        return depth[:, None] + depth[None, :] - 2 * shared
+
+    def lca(self, a: str, b: str) -> str:
+        """Return the name of the lowest common ancestor of nodes ``a`` and ``b``."""
+        path_a, path_b = self.path(a), self.path(b)
+        common = 0
+        while common < min(len(path_a), len(path_b)) and path_a[common] == path_b[common]:
+            common += 1
+        return path_a[common - 1]
+
+    def lca_height(self, a: str, b: str) -> int:
+        """Return the height of the lowest common ancestor of ``a`` and ``b`` (0 if equal)."""
+        return int(self.heights[self.index(self.lca(a, b))])
+
+    def distance(self, a: str, b: str) -> int:
+        """Return the number of edges on the tree path between nodes ``a`` and ``b``."""
+        top = self.index(self.lca(a, b))
+        depth = self.depths
+        return int(depth[self.index(a)] + depth[self.index(b)] - 2 * depth[top])
+
+    # -- conversion ---------------------------------------------------------------------
+    def to_similarity(self, rule: str = "wu-palmer", decay: float = 0.5) -> Similarity:
+        """Return class similarities derived from the tree.
+
+        Args:
+            rule: ``"wu-palmer"``: ``S_ij = 2 depth(lca) / (depth_i + depth_j)`` with the
+                root at depth 0, so classes that meet only at the root have similarity 0 and a
+                flat hierarchy gives the identity. ``"exponential"``: ``S_ij = decay **
+                distance(i, j)``, decaying with the number of tree edges between the classes.
+            decay: the base for ``"exponential"``, in [0, 1]; 0 gives the identity.
+
+        Raises:
+            StructureError: for an unknown rule or a decay outside [0, 1].
+        """
+        if rule == "wu-palmer":
+            depth = self.depths[: self.num_classes].astype(np.float64)
+            lca_depth = self.depths[self.lca_matrix()].astype(np.float64)
+            matrix = 2.0 * lca_depth / (depth[:, None] + depth[None, :])
+        elif rule == "exponential":
+            if not 0.0 <= decay <= 1.0 or math.isnan(decay):
+                raise StructureError(f"decay must be in [0, 1], got {decay!r}")
+            matrix = np.power(float(decay), self.distance_matrix().astype(np.float64))
+        else:
+            raise StructureError(
+                f"unknown hierarchy-to-similarity rule {rule!r}; choose one of: exponential,"
+                f" wu-palmer{closest(rule, ['wu-palmer', 'exponential'])}"
+            )
+        np.fill_diagonal(matrix, 1.0)
+        return Similarity.from_matrix(self.classes, matrix)
+
+
+def _flatten_nested(node: Mapping[str, Any], parents: dict[str, str], leaves: list[str]) -> None:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, Mapping) or not isinstance(current.get("name"), str):
+            raise StructureError(f'every nested node needs a string "name": {current!r}')
+        kids = current.get("children") or []
+        if not kids:
+            leaves.append(current["name"])
+        for kid in kids:
+            if isinstance(kid, Mapping) and isinstance(kid.get("name"), str):
+                if kid["name"] in parents:
+                    raise StructureError(f"node {kid['name']!r} appears twice in the tree")
+                parents[kid["name"]] = current["name"]
+        stack.extend(reversed(kids))
+
+
+def _describe(source: str | Path) -> str:
+    return f"file {str(source)!r}" if isinstance(source, Path) else "text"
+
+
+def _read_json_source(source: str | Path) -> str:
+    if isinstance(source, str) and source.lstrip().startswith(("{", "[")):
+        return source
+    path = Path(source)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StructureError(f"hierarchy file not found: {str(path)!r}") from None
+    except OSError as exc:
+        raise StructureError(f"cannot read hierarchy file {str(path)!r}: {exc}") from None
+
+
+def _matrix_eq(self: Any, other: object) -> bool:
+    if type(other) is not type(self):
+        return NotImplemented
+    return self.classes == other.classes and np.array_equal(self.matrix, other.matrix)  # type: ignore[attr-defined]
+
+
+@attrs.frozen(eq=False)
+class Similarity(LabelStructure):
+    """An n x n class-similarity matrix: values in [0, 1], unit diagonal.
+
+    ``matrix[i, j]`` is how acceptable predicting class j is when the truth is class i.
+    Symmetry is not required. Build one with :meth:`from_matrix` or :meth:`identity`.
+    """
+
+    kind: ClassVar[str] = "similarity"
+    classes: tuple[str, ...] = attrs.field(converter=check_classes)
+    matrix: np.ndarray = attrs.field(converter=lambda m: _frozen_array(m, what="similarity matrix"))
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.classes)
+        if self.matrix.shape != (n, n):
+            raise StructureError(
+                f"similarity matrix must be {n} x {n} for {n} classes, got shape"
+                f" {self.matrix.shape}"
+            )
+        low, high = float(self.matrix.min()), float(self.matrix.max())
+        if low < 0.0 or high > 1.0:
+            raise StructureError(
+                f"similarities must lie in [0, 1]; found values from {low:g} to {high:g}"
+            )
+        off = np.flatnonzero(np.diag(self.matrix) != 1.0)
+        if off.size:
+            raise StructureError(
+                "the similarity of a class to itself must be 1; the diagonal differs for"
+                f" {', '.join(repr(self.classes[i]) for i in off[:5])}"
+            )
+
+    __eq__ = _matrix_eq
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def from_matrix(cls, classes: Sequence[str], matrix: Any) -> Similarity:
+        """Build from class names and an n x n array-like of similarities."""
+        return cls(classes=classes, matrix=matrix)  # type: ignore[arg-type]
+
+    @classmethod
+    def identity(cls, classes: Sequence[str]) -> Similarity:
+        """The similarity that says nothing: SimLoss with it is cross-entropy."""
+        return cls.from_matrix(classes, np.eye(len(tuple(classes))))
+
+
+@attrs.frozen(eq=False)
+class LabelEmbedding(LabelStructure):
+    """An n x d matrix with one (non-zero) vector per class."""
+
+    kind: ClassVar[str] = "embedding"
+    classes: tuple[str, ...] = attrs.field(converter=check_classes)
+    matrix: np.ndarray = attrs.field(converter=lambda m: _frozen_array(m, what="embedding matrix"))
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.classes)
+        if self.matrix.shape[0] != n or self.matrix.shape[1] < 1:
+            raise StructureError(
+                f"embedding matrix must have {n} rows (one per class) and at least one column,"
+                f" got shape {self.matrix.shape}"
+            )
+        zero = np.flatnonzero(~np.any(self.matrix != 0.0, axis=1))
+        if zero.size:
+            raise StructureError(
+                "classes with an all-zero embedding have no direction:"
+                f" {', '.join(repr(self.classes[i]) for i in zero[:10])}"
+            )
+
+    __eq__ = _matrix_eq
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def from_matrix(cls, classes: Sequence[str], matrix: Any) -> LabelEmbedding:
+        """Build from class names and an n x d array-like of vectors."""
+        return cls(classes=classes, matrix=matrix)  # type: ignore[arg-type]
+
+    @property
+    def dim(self) -> int:
+        """The embedding dimension d."""
+        return int(self.matrix.shape[1])
+
+    def normalized(self) -> np.ndarray:
+        """Return the rows scaled to unit L2 norm."""
+        return self.matrix / np.linalg.norm(self.matrix, axis=1, keepdims=True)
+
+    def to_similarity(self, lower_bound: float = 0.0) -> Similarity:
+        """Cosine similarity rescaled by SimLoss's lower bound b.
+
+        ``S = max(0, (cos - b) / (1 - b))`` with a unit diagonal: cosines at or below b
+        count as unrelated.
+
+        Raises:
+            StructureError: when ``lower_bound`` is not in [-1, 1).
+        """
+        b = float(lower_bound)
+        if not -1.0 <= b < 1.0:
+            raise StructureError(f"lower_bound must be in [-1, 1), got {lower_bound!r}")
+        unit = self.normalized()
+        matrix = np.clip((unit @ unit.T - b) / (1.0 - b), 0.0, 1.0)
+        np.fill_diagonal(matrix, 1.0)
+        return Similarity.from_matrix(self.classes, matrix)
