@@ -1,0 +1,227 @@
+"""The ``structloss`` command: ``plugins``, ``run`` and ``structure``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from structloss.errors import StructlossError
+from structloss.registry import KINDS
+
+__all__ = ["main"]
+
+PLURAL = {"structure": "structures", "loss": "losses", "backend": "backends", "kernel": "kernels"}
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+# -- structloss plugins ---------------------------------------------------------------------
+def plugins_report(host: Any) -> dict[str, Any]:
+    """Return what ``structloss plugins --json`` prints: plugins, failures, collisions."""
+    plugins = []
+    for name, info in sorted(host.plugins.items()):
+        components = host.components(name)
+        plugins.append(
+            {
+                "name": name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "builtin": info.builtin,
+                **{PLURAL[kind]: components.get(kind, []) for kind in KINDS},
+            }
+        )
+    registry = host.registry
+    return {
+        "plugins": plugins,
+        "failures": [
+            {
+                "plugin": f.plugin.name,
+                "distribution": f.plugin.distribution,
+                "version": f.plugin.version,
+                "stage": f.stage,
+                "error": f.message,
+            }
+            for f in registry.failures
+        ],
+        "collisions": [
+            {"kind": kind, "name": name, "plugins": [r.plugin.name for r in regs]}
+            for kind, name, regs in registry.collisions()
+        ],
+        "disabled": sorted(host.disabled),
+    }
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from structloss.plugins import default_host
+
+    report = plugins_report(default_host())
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    console = _console()
+    table = Table(title="structloss plugins")
+    for column in ("plugin", "distribution", "components"):
+        table.add_column(column)
+    for row in report["plugins"]:
+        parts = [f"{kind}: {', '.join(row[PLURAL[kind]])}" for kind in KINDS if row[PLURAL[kind]]]
+        dist = f"{row['distribution'] or '-'} {row['version'] or ''}".strip()
+        table.add_row(row["name"], dist, "\n".join(parts) or "-")
+    console.print(table)
+    for failure in report["failures"]:
+        console.print(
+            f"[red]failed[/red] {failure['plugin']} ({failure['distribution'] or '?'}) at"
+            f" {failure['stage']}: {failure['error']}",
+            markup=True,
+        )
+    for clash in report["collisions"]:
+        console.print(
+            f"[yellow]collision[/yellow] {clash['kind']} {clash['name']!r} is provided by"
+            f" {', '.join(clash['plugins'])}",
+            markup=True,
+        )
+    if report["disabled"]:
+        console.print(f"disabled: {', '.join(report['disabled'])}")
+    return 0
+
+
+# -- structloss run -------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from structloss.config import Config
+    from structloss.experiment import run_experiment
+
+    config = Config.from_file(args.config) if args.config else Config.from_dict({})
+    console = _console()
+    console.print(
+        f"structloss run: {'default experiment' if args.config is None else args.config}"
+    )
+    progress = Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+        disable=not console.is_terminal,
+    )
+    current: list[Any] = []
+
+    def on_start(name: str, epochs: int) -> None:
+        current[:] = [progress.add_task(name, total=epochs)]
+        if not console.is_terminal:
+            console.print(f"training with {name} ...")
+
+    with progress:
+        results = run_experiment(
+            config,
+            on_start=on_start,
+            on_epoch=lambda: progress.advance(current[0]),
+        )
+    table = Table(title="results (held-out data)")
+    for column in ("loss", "top-1", "top-5", "s / epoch", "note"):
+        table.add_column(column, justify="left" if column in ("loss", "note") else "right")
+    for r in results:
+        if r.skipped:
+            table.add_row(r.loss, "-", "-", "-", f"skipped: {r.skipped}")
+        else:
+            table.add_row(r.loss, f"{r.top1:.3f}", f"{r.top5:.3f}", f"{r.seconds_per_epoch:.2f}", "")
+    console.print(table)
+    return 0
+
+
+# -- structloss structure ---------------------------------------------------------------------
+def structure_document(structure: Any) -> dict[str, Any]:
+    """Return a JSON-ready document of any structure (hierarchies as ``to_json`` writes)."""
+    if structure.kind == "hierarchy":
+        return json.loads(structure.to_json())
+    return {"kind": structure.kind, "classes": list(structure.classes), "matrix": structure.matrix.tolist()}
+
+
+def render_tree(hierarchy: Any, max_nodes: int) -> Tree:
+    """A rich Tree of ``hierarchy`` showing at most ``max_nodes`` nodes."""
+    tree = Tree(hierarchy.root)
+    budget = [max_nodes - 1]
+    stack = [(hierarchy.root, tree)]
+    while stack:
+        name, branch = stack.pop()
+        kids = hierarchy.children(name)
+        for kid in kids:
+            if budget[0] <= 0:
+                branch.add(f"... ({hierarchy.num_nodes - max_nodes} more nodes)")
+                return tree
+            budget[0] -= 1
+            stack.append((kid, branch.add(kid)))
+    return tree
+
+
+def cmd_structure(args: argparse.Namespace) -> int:
+    from structloss.config import build_structure
+
+    structure = build_structure(args.config)
+    console = _console()
+    if structure is None:
+        console.print(f"{args.config} has no [structure] table; nothing to build")
+        return 1
+    console.print(f"{structure.kind} over {structure.num_classes} classes")
+    if structure.kind == "hierarchy":
+        console.print(
+            f"{structure.num_nodes} nodes, depth {int(structure.depths.max())},"
+            f" root {structure.root!r}"
+        )
+        console.print(render_tree(structure, args.max_nodes))
+    else:
+        matrix = structure.matrix
+        console.print(f"matrix {matrix.shape[0]} x {matrix.shape[1]}")
+        if structure.kind == "similarity" and structure.num_classes > 1:
+            off = matrix[~np.eye(structure.num_classes, dtype=bool)]
+            console.print(f"off-diagonal similarity: mean {off.mean():.4f}, max {off.max():.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(structure_document(structure), indent=2))
+        console.print(f"wrote {args.json}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``structloss`` command."""
+    parser = argparse.ArgumentParser(
+        prog="structloss", description="Classification losses that know the label structure."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    plugins = sub.add_parser("plugins", help="list installed plugins, components and failures")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.set_defaults(func=cmd_plugins)
+    run = sub.add_parser("run", help="train and compare losses (default: built-in experiment)")
+    run.add_argument("config", nargs="?", help="a TOML run config")
+    run.set_defaults(func=cmd_run)
+    structure = sub.add_parser("structure", help="build a config's structure and summarise it")
+    structure.add_argument("config", help="a TOML config with a [structure] table")
+    structure.add_argument("--json", metavar="PATH", help="also write the structure as JSON")
+    structure.add_argument("--max-nodes", type=int, default=200, help="tree nodes to print")
+    structure.set_defaults(func=cmd_structure)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``structloss`` command; return its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StructlossError as exc:
+        print(f"structloss: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
