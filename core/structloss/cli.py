@@ -23,7 +23,7 @@ PLURAL = {"structure": "structures", "loss": "losses", "backend": "backends", "k
 
 
 def _console() -> Console:
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 120)
 
 
 # -- structloss plugins ---------------------------------------------------------------------
