@@ -187,7 +187,10 @@ class Hierarchy(LabelStructure):
                 "Hierarchy fields are inconsistent; build it with Hierarchy.from_parents"
             )
         parent_map = {self.nodes[i]: self.nodes[p] for i, p in enumerate(self.parents) if p >= 0}
-        _tree_nodes(classes, parent_map)
+        if _tree_nodes(classes, parent_map) != (tuple(self.nodes), tuple(self.parents)):
+            raise StructureError(
+                "Hierarchy fields are inconsistent; build it with Hierarchy.from_parents"
+            )
 
     # -- named constructors -------------------------------------------------------------
     @classmethod
@@ -479,7 +482,9 @@ def _flatten_nested(node: Mapping[str, Any], parents: dict[str, str], leaves: li
 
 
 def _describe(source: str | Path) -> str:
-    return f"file {str(source)!r}" if isinstance(source, Path) else "text"
+    if isinstance(source, str) and source.lstrip().startswith(("{", "[")):
+        return "text"
+    return f"file {str(source)!r}"
 
 
 def _read_json_source(source: str | Path) -> str:
@@ -498,6 +503,11 @@ def _matrix_eq(self: Any, other: object) -> bool:
     if type(other) is not type(self):
         return NotImplemented
     return self.classes == other.classes and np.array_equal(self.matrix, other.matrix)  # type: ignore[attr-defined]
+
+
+def _matrix_reduce(self: Any) -> tuple[Any, tuple[Any, ...]]:
+    # unpickle through __init__ so the matrix is validated and read-only again
+    return type(self), (self.classes, self.matrix)
 
 
 @attrs.frozen(eq=False)
@@ -533,6 +543,7 @@ class Similarity(LabelStructure):
 
     __eq__ = _matrix_eq
     __hash__ = None  # type: ignore[assignment]
+    __reduce__ = _matrix_reduce
 
     @classmethod
     def from_matrix(cls, classes: Sequence[str], matrix: Any) -> Similarity:
@@ -542,7 +553,8 @@ class Similarity(LabelStructure):
     @classmethod
     def identity(cls, classes: Sequence[str]) -> Similarity:
         """The similarity that says nothing: SimLoss with it is cross-entropy."""
-        return cls.from_matrix(classes, np.eye(len(tuple(classes))))
+        names = check_classes(classes)
+        return cls.from_matrix(names, np.eye(len(names)))
 
 
 @attrs.frozen(eq=False)
@@ -569,6 +581,7 @@ class LabelEmbedding(LabelStructure):
 
     __eq__ = _matrix_eq
     __hash__ = None  # type: ignore[assignment]
+    __reduce__ = _matrix_reduce
 
     @classmethod
     def from_matrix(cls, classes: Sequence[str], matrix: Any) -> LabelEmbedding:
