@@ -92,7 +92,7 @@ def test_errors_exit_2_with_message(tmp_path, capsys):
 def test_run_with_small_config(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text(
-        "losses = [\"cross-entropy\", {name = \"cross-entropy\", label_smoothing = 0.1}]\n"
+        'losses = ["cross-entropy", {name = "cross-entropy", label_smoothing = 0.1}]\n'
         "[data]\nbranching = [2, 3]\ndim = 8\ntrain_per_class = 5\ntest_per_class = 5\n"
         "[train]\nepochs = 2\nhidden = 0\n"
     )
@@ -125,6 +125,8 @@ def test_import_and_plugins_load_no_heavy_dependencies():
 def test_python_dash_m_entry_point():
     out = subprocess.run(
         [sys.executable, "-m", "structloss", "plugins", "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "cross-entropy" in out.stdout

@@ -59,9 +59,9 @@ def structloss_structures():
     yield StructureSpec(name="acme-chain", factory=build_chain, summary="a chain", kind="hierarchy")
 '''
 
-BROKEN_PLUGIN = '''
+BROKEN_PLUGIN = """
 import module_that_does_not_exist_anywhere  # noqa: F401
-'''
+"""
 
 
 def _make_distribution(root: Path, name: str, entry: str, module: str, source: str) -> Path:
@@ -100,8 +100,17 @@ def site(tmp_path_factory):
     ]
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-            "--no-build-isolation", "--target", str(target), *map(str, projects),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *map(str, projects),
         ],
         check=True,
         capture_output=True,
@@ -168,7 +177,9 @@ def test_broken_plugin_error_surfaces_only_when_asked(site):
 
 def test_strict_mode_raises_at_load(site):
     result = _run(
-        site, "-c", "import structloss; structloss.default_host()",
+        site,
+        "-c",
+        "import structloss; structloss.default_host()",
         env_extra={"STRUCTLOSS_STRICT_PLUGINS": "1"},
     )
     assert result.returncode != 0
@@ -177,7 +188,11 @@ def test_strict_mode_raises_at_load(site):
 
 def test_disable_by_distribution_name(site):
     result = _run(
-        site, "-m", "structloss", "plugins", "--json",
+        site,
+        "-m",
+        "structloss",
+        "plugins",
+        "--json",
         env_extra={"STRUCTLOSS_DISABLE_PLUGINS": "broken-structloss"},
     )
     report = json.loads(result.stdout)

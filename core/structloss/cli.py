@@ -104,9 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = Config.from_file(args.config) if args.config else Config.from_dict({})
     console = _console()
-    console.print(
-        f"structloss run: {'default experiment' if args.config is None else args.config}"
-    )
+    console.print(f"structloss run: {'default experiment' if args.config is None else args.config}")
     progress = Progress(
         TextColumn("{task.description:<22}"),
         BarColumn(),
@@ -136,7 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if r.skipped:
             table.add_row(r.loss, "-", "-", "-", f"skipped: {r.skipped}")
         else:
-            table.add_row(r.loss, f"{r.top1:.3f}", f"{r.top5:.3f}", f"{r.seconds_per_epoch:.2f}", "")
+            table.add_row(
+                r.loss, f"{r.top1:.3f}", f"{r.top5:.3f}", f"{r.seconds_per_epoch:.2f}", ""
+            )
     console.print(table)
     return 0
 
@@ -146,7 +146,11 @@ def structure_document(structure: Any) -> dict[str, Any]:
     """Return a JSON-ready document of any structure (hierarchies as ``to_json`` writes)."""
     if structure.kind == "hierarchy":
         return json.loads(structure.to_json())
-    return {"kind": structure.kind, "classes": list(structure.classes), "matrix": structure.matrix.tolist()}
+    return {
+        "kind": structure.kind,
+        "classes": list(structure.classes),
+        "matrix": structure.matrix.tolist(),
+    }
 
 
 def render_tree(hierarchy: Any, max_nodes: int) -> Tree:

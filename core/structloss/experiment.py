@@ -55,7 +55,12 @@ class TrainSettings:
             hints = "; ".join(f"{k!r}{closest(k, valid)}" for k in unknown)
             raise ConfigError(f"[train] has no option {hints}. Valid options: {', '.join(valid)}")
         settings = cls(**table)
-        if settings.epochs < 1 or settings.batch_size < 1 or settings.hidden < 0 or settings.lr <= 0:
+        if (
+            settings.epochs < 1
+            or settings.batch_size < 1
+            or settings.hidden < 0
+            or settings.lr <= 0
+        ):
             raise ConfigError("[train] needs epochs >= 1, batch_size >= 1, hidden >= 0 and lr > 0")
         return settings
 

@@ -134,6 +134,7 @@ class PluginHost:
     def _fail(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
         failure = PluginFailure(info, stage, exc)
         self.failures.append(failure)
+        self._registry = None  # the registry reports failures: rebuild it
         if self.strict:
             raise PluginLoadError(
                 f"{failure.describe()} (STRUCTLOSS_STRICT_PLUGINS is set)"

@@ -81,7 +81,9 @@ class Registry:
 
     def add(self, kind: ComponentKind, spec: Any, plugin: PluginInfo) -> None:
         """Record ``spec`` of ``kind`` provided by ``plugin``."""
-        self._table[kind].setdefault(spec.name, []).append(Registered(spec, plugin))
+        regs = self._table[kind].setdefault(spec.name, [])
+        regs.append(Registered(spec, plugin))
+        regs.sort(key=lambda r: r.plugin.name)  # collisions read the same in any load order
 
     def names(self, kind: ComponentKind) -> list[str]:
         """Return the registered names of ``kind``, sorted."""

@@ -30,7 +30,9 @@ def random_class_tree(branching: Sequence[int]) -> Hierarchy:
         ConfigError: when a branching factor is below 1 or there are no levels.
     """
     if not branching or any(int(b) < 1 for b in branching):
-        raise ConfigError(f"branching must be a non-empty list of positive integers, got {list(branching)}")
+        raise ConfigError(
+            f"branching must be a non-empty list of positive integers, got {list(branching)}"
+        )
     parents: dict[str, str] = {}
     level = ["root"]
     for depth, fan in enumerate(branching[:-1], start=1):

@@ -56,21 +56,47 @@ class CrossEntropy(Objective):
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy of ``outputs`` (logits) against ``target``."""
-        weight = None if self.weight is None else self.weight.to(outputs.dtype)
-        if target.is_floating_point() and target.shape == outputs.shape:
-            return F.cross_entropy(
-                outputs,
-                target,
-                weight=weight,
-                reduction=self.reduction,
-                label_smoothing=self.label_smoothing,
-            )
+        if isinstance(target, Tensor) and target.is_floating_point() and target.ndim == 2:
+            return self._probability_forward(outputs, target)
         index, valid = self.check_inputs(outputs, target)
+        weight = None if self.weight is None else self.weight.to(outputs.dtype)
         per_sample = F.cross_entropy(
             outputs, index, weight=weight, reduction="none", label_smoothing=self.label_smoothing
         )
         sample_weight = None if weight is None else weight[index]
         return self.reduce(per_sample, valid, sample_weight)
+
+    def _probability_forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """Cross-entropy against (batch, classes) probability targets, as ``F.cross_entropy``."""
+        name = type(self).__name__
+        if not isinstance(outputs, Tensor):
+            raise InputError(f"{name} expects a tensor of outputs, got {type(outputs).__name__}")
+        if outputs.ndim != 2 or outputs.shape[1] != self.output_size:
+            raise InputError(
+                f"{name} expects outputs of shape (batch, {self.output_size}), got"
+                f" {tuple(outputs.shape)}; build the last layer with objective.head(in_features)"
+            )
+        if not outputs.is_floating_point():
+            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        if target.shape != outputs.shape:
+            raise InputError(
+                f"{name} expects probability targets of the outputs' shape"
+                f" {tuple(outputs.shape)}, got {tuple(target.shape)}; or pass class indices"
+                " as an integer tensor of shape (batch,)"
+            )
+        if target.device != outputs.device:
+            raise InputError(
+                f"target is on {target.device} but outputs are on {outputs.device}; move both"
+                " to one device"
+            )
+        weight = None if self.weight is None else self.weight.to(outputs.dtype)
+        return F.cross_entropy(
+            outputs,
+            target,
+            weight=weight,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
 
 def build_cross_entropy(
