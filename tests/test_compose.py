@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from structloss import (
+    ClassListSpec,
     ComputeBackend,
     Config,
     Hierarchy,
@@ -241,7 +242,6 @@ def test_config_file_problems(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("classes", "match"),
     [
-        ("imagenet", r"classes = 'imagenet' names a class list.*give a list of names"),
         ({"file": "c.txt", "x": 1}, r"classes as a table takes exactly one key"),
         (["cat", "cat"], r"duplicate class names in classes: 'cat'"),
         ([], r"classes is empty"),
@@ -251,6 +251,48 @@ def test_config_file_problems(tmp_path: Path) -> None:
 def test_bad_classes(classes: Any, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         compose({"classes": classes, "loss": "cross-entropy"}, host=make_host())
+
+
+def test_unknown_class_list_names_the_available_ones() -> None:
+    with pytest.raises(
+        UnknownComponentError, match=r"unknown class list 'imagenet'\. Available: \(none\)"
+    ):
+        compose({"classes": "imagenet", "loss": "cross-entropy"}, host=make_host())
+
+
+class _ClassLists:
+    @staticmethod
+    @hookimpl
+    def structloss_class_lists():
+        yield ClassListSpec(name="pets", factory=lambda: ["cat", "dog"], summary="two pets")
+        yield ClassListSpec(name="broken", factory=lambda: 1 / 0, summary="fails")
+        yield ClassListSpec(name="dupes", factory=lambda: ["a", "a"], summary="invalid")
+
+
+def _class_list_host():
+    host = make_host()
+    host.register(_ClassLists(), PluginInfo("lists", "lists-dist", "1.0"))
+    return host
+
+
+def test_named_class_list_in_config_and_argument() -> None:
+    host = _class_list_host()
+    loss = compose({"classes": "pets", "loss": "cross-entropy"}, host=host)
+    assert loss.num_classes == 2
+    tree = build_structure({"structure": {"provider": "flat"}}, classes="pets", host=host)
+    assert tree.classes == ("cat", "dog")
+    with pytest.raises(
+        UnknownComponentError, match=r"unknown class list 'pet'; did you mean 'pets'"
+    ):
+        compose({"classes": "pet", "loss": "cross-entropy"}, host=host)
+
+
+def test_class_list_failures_are_clear() -> None:
+    host = _class_list_host()
+    with pytest.raises(ComponentBuildError, match=r"class list 'broken' failed to load"):
+        compose({"classes": "broken", "loss": "cross-entropy"}, host=host)
+    with pytest.raises(StructureError, match=r"duplicate class names in class list 'dupes'"):
+        compose({"classes": "dupes", "loss": "cross-entropy"}, host=host)
 
 
 def test_a_missing_classes_file(tmp_path: Path) -> None:

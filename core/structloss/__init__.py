@@ -19,6 +19,7 @@ from structloss.objective import Objective
 from structloss.plugins import PluginHost, default_host
 from structloss.specs import (
     BackendSpec,
+    ClassListSpec,
     KernelSpec,
     LossContext,
     LossSpec,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend",
     "BackendSpec",
+    "ClassListSpec",
     "ComputeBackend",
     "Config",
     "Hierarchy",

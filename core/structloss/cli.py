@@ -19,7 +19,13 @@ from structloss.registry import KINDS
 
 __all__ = ["main"]
 
-PLURAL = {"structure": "structures", "loss": "losses", "backend": "backends", "kernel": "kernels"}
+PLURAL = {
+    "structure": "structures",
+    "loss": "losses",
+    "backend": "backends",
+    "kernel": "kernels",
+    "class-list": "class_lists",
+}
 
 
 def _console() -> Console:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,14 @@ from structloss.plugins import PluginHost, default_host
 from structloss.specs import LossContext, StructureContext
 from structloss.structures import LabelStructure, check_classes
 
-__all__ = ["ComponentConfig", "Config", "build_structure", "compose", "factory_options"]
+__all__ = [
+    "ComponentConfig",
+    "Config",
+    "build_structure",
+    "compose",
+    "factory_options",
+    "resolve_classes",
+]
 
 COMPOSE_KEYS = ("backend", "classes", "convert", "loss", "structure")
 RUNNER_KEYS = ("compare", "data", "experiment", "losses", "model", "train")
@@ -78,6 +85,7 @@ class Config:
     """A parsed config. Build it with :meth:`from_dict`, :meth:`from_file` or :meth:`load`."""
 
     classes: tuple[str, ...] | None = None
+    class_list: str | None = None
     structure: ComponentConfig | None = None
     loss: ComponentConfig | None = None
     backend: ComponentConfig = ComponentConfig("auto")
@@ -107,6 +115,7 @@ class Config:
             raise ConfigError(f"[convert] must be a table, got {type(convert).__name__}")
         return cls(
             classes=_parse_classes(data.get("classes"), base),
+            class_list=data["classes"] if isinstance(data.get("classes"), str) else None,
             structure=(
                 ComponentConfig.from_table(data["structure"], section="structure", key="provider")
                 if "structure" in data
@@ -168,14 +177,37 @@ def _parse_classes(value: Any, base_dir: str) -> tuple[str, ...] | None:
             raise ConfigError(f"cannot read the classes file {str(path)!r}: {exc}") from None
         value = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     elif isinstance(value, str):
-        raise ConfigError(
-            f"classes = {value!r} names a class list, but no installed plugin provides named"
-            ' class lists; give a list of names or {file = "classes.txt"}'
-        )
+        return None  # a named class list, resolved by the plugin host (see resolve_classes)
     try:
         return check_classes(value)
     except StructureError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def resolve_classes(
+    cfg: Config, classes: str | Sequence[str] | None, host: PluginHost
+) -> tuple[str, ...] | None:
+    """Return the class names: the ``classes`` argument, else the config's.
+
+    A string (argument or config) names a class list registered by a plugin
+    (``structloss_class_lists``), such as ``"cifar100"``.
+
+    Raises:
+        UnknownComponentError: for an unknown class-list name.
+    """
+    if classes is None and cfg.class_list is None:
+        return cfg.classes
+    name = classes if isinstance(classes, str) else cfg.class_list if classes is None else None
+    if name is None:
+        return check_classes(classes)  # type: ignore[arg-type]
+    spec = host.spec("class-list", name)
+    try:
+        names = spec.factory()
+    except StructlossError:
+        raise
+    except Exception as exc:
+        raise ComponentBuildError(f"class list {name!r} failed to load: {exc}") from exc
+    return check_classes(names, what=f"class list {name!r}")
 
 
 def factory_options(
@@ -222,7 +254,7 @@ def _build(what: str, factory: Callable[..., Any], context: Any, options: Mappin
 def build_structure(
     config: Config | Mapping[str, Any] | str | Path,
     *,
-    classes: tuple[str, ...] | list[str] | None = None,
+    classes: str | Sequence[str] | None = None,
     labels: Any = None,
     host: PluginHost | None = None,
 ) -> LabelStructure | None:
@@ -230,7 +262,8 @@ def build_structure(
 
     Args:
         config: a dict, a TOML path, or a :class:`Config`.
-        classes: class names in label order; overrides the config's ``classes``.
+        classes: class names in label order, or the name of a class list; overrides the
+            config's ``classes``.
         labels: training labels, for providers that learn from data.
         host: the plugin host (default: the installed plugins).
 
@@ -239,7 +272,7 @@ def build_structure(
     """
     cfg = Config.load(config)
     host = host or default_host()
-    names = check_classes(classes) if classes is not None else cfg.classes
+    names = resolve_classes(cfg, classes, host)
     if cfg.structure is None:
         return None
     spec = host.spec("structure", cfg.structure.name)
@@ -269,7 +302,7 @@ def _class_diff(expected: tuple[str, ...], got: tuple[str, ...]) -> str:
 def compose(
     config: Config | Mapping[str, Any] | str | Path,
     *,
-    classes: tuple[str, ...] | list[str] | None = None,
+    classes: str | Sequence[str] | None = None,
     labels: Any = None,
     structure: LabelStructure | None = None,
     host: PluginHost | None = None,
@@ -278,7 +311,8 @@ def compose(
 
     Args:
         config: a dict, a TOML path, or a :class:`Config`.
-        classes: class names in label order; overrides the config's ``classes``.
+        classes: class names in label order, or the name of a class list; overrides the
+            config's ``classes``.
         labels: training labels, for structure providers that learn from data.
         structure: a ready structure to use instead of the config's ``[structure]``.
         host: the plugin host (default: the installed plugins).
@@ -303,7 +337,7 @@ def compose(
     if cfg.backend.options:
         raise UnknownOptionError(f"[backend] takes only `name`, got {sorted(cfg.backend.options)}")
     backend = host.backend(cfg.backend.name)
-    names = check_classes(classes) if classes is not None else cfg.classes
+    names = resolve_classes(cfg, classes, host)
     if structure is None:
         structure = build_structure(cfg, classes=names, labels=labels, host=host)
     elif names is not None and structure.classes != names:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from structloss.specs import BackendSpec, KernelSpec, LossSpec, StructureSpec
+from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -86,9 +86,26 @@ def structloss_kernels() -> Iterable[KernelSpec]:  # type: ignore[empty-body]
     """
 
 
+@hookspec
+def structloss_class_lists() -> Iterable[ClassListSpec]:  # type: ignore[empty-body]
+    """Yield named class lists (a dataset's classes in label order).
+
+    Example::
+
+        @structloss.hookimpl
+        def structloss_class_lists():
+            yield ClassListSpec(name="my-dataset", factory=load_my_classes,
+                                summary="the 40 classes of my dataset")
+
+    where ``load_my_classes() -> Sequence[str]``. Configs then say
+    ``classes = "my-dataset"``.
+    """
+
+
 HOOK_NAMES: tuple[str, ...] = (
     "structloss_structures",
     "structloss_losses",
     "structloss_backends",
     "structloss_kernels",
+    "structloss_class_lists",
 )

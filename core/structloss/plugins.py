@@ -33,7 +33,7 @@ from structloss.registry import (
     Registry,
     duplicate_error,
 )
-from structloss.specs import BackendSpec, KernelSpec, LossSpec, StructureSpec
+from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -54,6 +54,7 @@ _HOOK_KIND: dict[str, tuple[ComponentKind, type]] = {
     "structloss_losses": ("loss", LossSpec),
     "structloss_backends": ("backend", BackendSpec),
     "structloss_kernels": ("kernel", KernelSpec),
+    "structloss_class_lists": ("class-list", ClassListSpec),
 }
 
 

@@ -16,13 +16,14 @@ from structloss.errors import (
 
 __all__ = ["KINDS", "ComponentKind", "PluginFailure", "PluginInfo", "Registered", "Registry"]
 
-ComponentKind = Literal["structure", "loss", "backend", "kernel"]
-KINDS: tuple[ComponentKind, ...] = ("structure", "loss", "backend", "kernel")
+ComponentKind = Literal["structure", "loss", "backend", "kernel", "class-list"]
+KINDS: tuple[ComponentKind, ...] = ("structure", "loss", "backend", "kernel", "class-list")
 _CONFIG_WORD = {
     "structure": "structure provider",
     "loss": "loss",
     "backend": "backend",
     "kernel": "kernel",
+    "class-list": "class list",
 }
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STRUCTURE_KINDS",
     "BackendSpec",
+    "ClassListSpec",
     "KernelSpec",
     "LossContext",
     "LossSpec",
@@ -133,6 +134,21 @@ class KernelSpec:
     def name(self) -> str:
         """The registry key, ``"op@backend"``."""
         return f"{self.op}@{self.backend}"
+
+
+@attrs.frozen
+class ClassListSpec:
+    """A named list of class names, usable in configs as ``classes = "cifar100"``.
+
+    Attributes:
+        name: the name configs use.
+        factory: ``factory() -> Sequence[str]``: the class names in label order.
+        summary: one line shown by ``structloss plugins``.
+    """
+
+    name: str = attrs.field(validator=_valid_name)
+    factory: Callable[[], Sequence[str]] = attrs.field(validator=_callable)
+    summary: str = attrs.field(validator=_summary)
 
 
 @attrs.frozen
