@@ -130,3 +130,31 @@ def test_python_dash_m_entry_point():
         check=True,
     )
     assert "cross-entropy" in out.stdout
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_structure_draws_the_tree(tmp_path, capsys, suffix):
+    _, config = _tree_config(tmp_path)
+    picture = tmp_path / f"tree{suffix}"
+    assert main(["structure", str(config), "--draw", str(picture)]) == 0
+    assert picture.stat().st_size > 1000
+    head = picture.read_bytes()[:200]
+    assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in picture.read_bytes()
+
+
+def test_structure_draw_rejects_unknown_format(tmp_path, capsys):
+    _, config = _tree_config(tmp_path)
+    assert main(["structure", str(config), "--draw", str(tmp_path / "tree.gif")]) == 2
+    assert "use a .png, .svg or .pdf file" in capsys.readouterr().err
+
+
+def test_tree_layout_centres_parents():
+    from structloss.drawing import tree_layout
+
+    tree = Hierarchy.from_parents(
+        ["cat", "dog", "car"], {"cat": "animal", "dog": "animal", "animal": "root", "car": "root"}
+    )
+    xy = tree_layout(tree)
+    assert xy[tree.index("animal")].tolist() == [0.5, -1.0]
+    assert xy[tree.index("root")].tolist() == [1.25, 0.0]
+    assert xy[tree.index("car")].tolist() == [2.0, -1.0]

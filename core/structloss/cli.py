@@ -200,14 +200,23 @@ def cmd_structure(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(structure_document(structure), indent=2))
         console.print(f"wrote {args.json}")
+    if args.draw:
+        if structure.kind != "hierarchy":
+            raise StructlossError(f"--draw draws hierarchies; this structure is a {structure.kind}")
+        from structloss.drawing import draw_hierarchy
+
+        console.print(f"drew {draw_hierarchy(structure, args.draw)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``structloss`` command."""
+    from structloss import __version__
+
     parser = argparse.ArgumentParser(
         prog="structloss", description="Classification losses that know the label structure."
     )
+    parser.add_argument("--version", action="version", version=f"structloss {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", help="list installed plugins, components and failures")
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -219,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     structure.add_argument("config", help="a TOML config with a [structure] table")
     structure.add_argument("--json", metavar="PATH", help="also write the structure as JSON")
     structure.add_argument("--max-nodes", type=int, default=200, help="tree nodes to print")
+    structure.add_argument("--draw", metavar="PATH", help="draw a hierarchy to .png/.svg/.pdf")
     structure.set_defaults(func=cmd_structure)
     return parser
 
