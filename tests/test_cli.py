@@ -155,6 +155,8 @@ def test_tree_layout_centres_parents():
         ["cat", "dog", "car"], {"cat": "animal", "dog": "animal", "animal": "root", "car": "root"}
     )
     xy = tree_layout(tree)
-    assert xy[tree.index("animal")].tolist() == [0.5, -1.0]
-    assert xy[tree.index("root")].tolist() == [1.25, 0.0]
-    assert xy[tree.index("car")].tolist() == [2.0, -1.0]
+    # depth-first: root's children in node order are car (a class) then animal
+    assert xy[tree.index("car")].tolist() == [0.0, -1.0]
+    assert xy[tree.index("cat")].tolist() == [1.0, -2.0]
+    assert xy[tree.index("animal")].tolist() == [1.5, -1.0]
+    assert xy[tree.index("root")].tolist() == [0.75, 0.0]
