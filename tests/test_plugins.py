@@ -742,3 +742,46 @@ def test_backends_are_not_started_until_resolution() -> None:
     assert started == []
     host.backend("auto")
     assert started == ["lazy"]
+
+
+def test_two_plugins_providing_one_kernel_fail_when_it_is_used() -> None:
+    class First:
+        @staticmethod
+        @hookimpl
+        def structloss_kernels():
+            yield KernelSpec(op="op-a", backend="torch", factory=lambda: abs, summary="one")
+            yield KernelSpec(op="op-b", backend="torch", factory=lambda: min, summary="b")
+
+    class Second:
+        @staticmethod
+        @hookimpl
+        def structloss_kernels():
+            yield KernelSpec(op="op-a", backend="torch", factory=lambda: max, summary="two")
+
+    host = PluginHost(entry_points=[], env={})
+    host.register(First(), PluginInfo("first", "first-dist", "1.0"))
+    host.register(Second(), PluginInfo("second", "second-dist", "2.0"))
+    backend = host.backend("auto")
+    assert backend.kernel("op-b", "cpu") is min
+    with pytest.raises(
+        DuplicateComponentError, match=r"kernel 'op-a@torch'.*first-dist.*second-dist"
+    ):
+        backend.kernel("op-a", "cpu")
+
+
+def test_duplicate_backend_names_do_not_break_auto_for_others() -> None:
+    class Clash:
+        def __init__(self, summary: str) -> None:
+            self.summary = summary
+
+        @hookimpl
+        def structloss_backends(self):
+            yield BackendSpec(name="gpu-x", factory=Backend, summary=self.summary)
+
+    host = PluginHost(entry_points=[], env={})
+    host.register(Clash("a"), PluginInfo("a", "a-dist", "1"))
+    host.register(Clash("b"), PluginInfo("b", "b-dist", "1"))
+    resolved = host.backend("auto")
+    assert "gpu-x" not in repr(resolved)
+    with pytest.raises(DuplicateComponentError, match="gpu-x"):
+        host.backend("gpu-x")

@@ -46,14 +46,15 @@ class ComputeBackend:
         requested: the configured name (``"auto"`` or a backend name).
         backends: the candidate backends, name -> instance, tried from first to last under
             ``auto`` (the host orders them by priority).
-        kernels: ``(op, backend) -> KernelSpec`` for every registered kernel.
+        kernels: ``(op, backend) -> KernelSpec`` for every registered kernel, or the error
+            to raise when that kernel is used (two plugins provide it).
     """
 
     def __init__(
         self,
         requested: str,
         backends: Mapping[str, Backend],
-        kernels: Mapping[tuple[str, str], KernelSpec],
+        kernels: Mapping[tuple[str, str], KernelSpec | Exception],
     ) -> None:
         self.name = requested
         self._backends = dict(backends)
@@ -118,5 +119,8 @@ class ComputeBackend:
         """Return the implementation of ``op`` for tensors on ``device`` (loaded once)."""
         key = (op, self.select(op, device))
         if key not in self._loaded:
-            self._loaded[key] = self._kernels[key].factory()
+            spec = self._kernels[key]
+            if isinstance(spec, Exception):
+                raise spec
+            self._loaded[key] = spec.factory()
         return self._loaded[key]

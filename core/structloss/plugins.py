@@ -234,9 +234,11 @@ class PluginHost:
         registry = self.registry
         if name != "auto":
             registry.get("backend", name)
+        unique = [
+            n for n in registry.names("backend") if len(registry.providers("backend", n)) == 1
+        ]
         specs = sorted(
-            (registry.get("backend", n) for n in registry.names("backend")),
-            key=lambda s: (-s.priority, s.name),
+            (registry.get("backend", n) for n in unique), key=lambda s: (-s.priority, s.name)
         )
         backends: dict[str, Backend] = {}
         for spec in specs:
@@ -245,11 +247,15 @@ class PluginHost:
             except Exception as exc:
                 if spec.name == name:
                     raise ComponentBuildError(f"backend {name!r} failed to start: {exc}") from exc
-        kernels = {
-            (r.spec.op, r.spec.backend): r.spec
-            for r in registry.entries("kernel")
-            if r.spec.backend in backends
-        }
+        kernels: dict[tuple[str, str], KernelSpec | Exception] = {}
+        for kernel_name in registry.names("kernel"):
+            regs = registry.providers("kernel", kernel_name)
+            spec = regs[0].spec
+            if spec.backend in backends:
+                clash = len(regs) > 1
+                kernels[(spec.op, spec.backend)] = (
+                    duplicate_error("kernel", kernel_name, regs) if clash else spec
+                )
         return ComputeBackend(name, backends, kernels)
 
 

@@ -95,6 +95,10 @@ class Registry:
         rows = [r for regs in self._table[kind].values() for r in regs]
         return sorted(rows, key=lambda r: (r.spec.name, r.plugin.name))
 
+    def providers(self, kind: ComponentKind, name: str) -> list[Registered]:
+        """Return every registration of ``name`` (more than one is a collision)."""
+        return list(self._table[kind].get(name, ()))
+
     def collisions(self) -> list[tuple[ComponentKind, str, list[Registered]]]:
         """Return every (kind, name, registrations) provided more than once."""
         return [
