@@ -36,7 +36,10 @@ def test_plugins_json_lists_builtins(capsys):
     assert main(["plugins", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     by_name = {p["name"]: p for p in report["plugins"]}
-    assert by_name["structloss.builtin.losses"]["losses"] == ["cross-entropy"]
+    assert by_name["structloss.builtin.losses"]["losses"] == [
+        "binary-cross-entropy",
+        "cross-entropy",
+    ]
     assert by_name["structloss.builtin.structures"]["structures"] == ["flat", "hierarchy-file"]
     assert by_name["structloss.builtin.backends"]["backends"] == ["torch"]
     assert all(p["distribution"] == "structloss" for p in by_name.values() if p["builtin"])

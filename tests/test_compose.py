@@ -304,7 +304,8 @@ def test_a_missing_classes_file(tmp_path: Path) -> None:
 def test_unknown_loss_lists_the_losses_and_suggests_the_closest() -> None:
     with pytest.raises(
         UnknownComponentError,
-        match=r"unknown loss 'cross-entropi'; did you mean 'cross-entropy'\? Available: build-fails,"
+        match=r"unknown loss 'cross-entropi'; did you mean 'cross-entropy'\? Available: binary-cross-entropy,"
+        r" build-fails,"
         r" cross-entropy, needs-embedding, .*, wrong-width\.",
     ):
         compose({"classes": CLASSES, "loss": "cross-entropi"}, host=make_host())
@@ -378,7 +379,7 @@ def test_missing_loss_table() -> None:
     with pytest.raises(
         ConfigError,
         match=r'no \[loss\] table; add one such as \[loss\] name = "cross-entropy"\. Available'
-        r" losses: build-fails, cross-entropy,",
+        r" losses: binary-cross-entropy, build-fails, cross-entropy,",
     ):
         compose({"classes": CLASSES}, host=make_host())
 

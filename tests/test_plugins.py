@@ -103,7 +103,7 @@ def test_builtins_are_registered_as_plugins_of_the_structloss_distribution() -> 
         assert info.builtin
     assert host.failures == []
     registry = host.registry
-    assert registry.names("loss") == ["cross-entropy"]
+    assert registry.names("loss") == ["binary-cross-entropy", "cross-entropy"]
     assert registry.names("structure") == ["flat", "hierarchy-file"]
     assert registry.names("backend") == ["torch"]
     for kind in ("loss", "structure", "backend"):
@@ -161,7 +161,7 @@ def test_import_failure_surfaces_when_a_config_asks_for_a_missing_name() -> None
         compose_ce(host, name="acme-tree-loss")
     message = str(info.value)
     assert "unknown loss 'acme-tree-loss'" in message
-    assert "Available: cross-entropy" in message
+    assert "Available: binary-cross-entropy, cross-entropy" in message
     assert "plugin 'acme-losses' failed at import" in message
     assert "No module named 'no_such_module_xyz'" in message
     assert "STRUCTLOSS_DISABLE_PLUGINS" in message
@@ -253,7 +253,7 @@ def test_a_hook_yielding_an_invalid_spec_is_recorded() -> None:
     (failure,) = host.registry.failures
     assert "'Bad Name'" in failure.message
     # the plugin's specs are dropped together: a half-registered plugin would be confusing
-    assert host.registry.names("loss") == ["cross-entropy"]
+    assert host.registry.names("loss") == ["binary-cross-entropy", "cross-entropy"]
 
 
 def test_a_hook_failure_under_strict_mode_raises() -> None:
@@ -297,12 +297,12 @@ def test_registering_the_same_plugin_name_twice_is_rejected() -> None:
     host = make_host((loss_plugin("one"), PluginInfo("mine")))
     assert host.register(loss_plugin("two", module_name="other"), PluginInfo("mine")) is False
     assert "a plugin named 'mine' is already registered" in host.failures[-1].message
-    assert host.registry.names("loss") == ["cross-entropy", "one"]
+    assert host.registry.names("loss") == ["binary-cross-entropy", "cross-entropy", "one"]
 
 
 def test_a_registration_failure_after_the_registry_was_built_still_surfaces() -> None:
     host = make_host()
-    assert host.registry.names("loss") == ["cross-entropy"]
+    assert host.registry.names("loss") == ["binary-cross-entropy", "cross-entropy"]
     host.register(make_plugin("typo", structloss_loss=lambda: []), PluginInfo("acme-typo"))
     with pytest.raises(UnknownComponentError, match=r"plugin 'acme-typo' failed at registration"):
         compose_ce(host, name="acme-loss")

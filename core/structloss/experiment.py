@@ -101,6 +101,10 @@ def loss_tables(cfg: Config, host: PluginHost) -> list[dict[str, Any]]:
     return [{"name": name} for name in host.registry.names("loss")]
 
 
+def _is_multilabel(host: PluginHost, name: str) -> bool:
+    return any(r.spec.multilabel for r in host.registry.providers("loss", name))
+
+
 def build_model(dim: int, objective: Objective, hidden: int) -> nn.Module:
     """A linear model (``hidden = 0``) or a one-hidden-layer MLP ending in ``objective.head``."""
     if hidden == 0:
@@ -174,6 +178,11 @@ def run_experiment(
     results = []
     for table in loss_tables(cfg, host):
         name = str(table.get("name"))
+        if name in host.registry.names("loss") and _is_multilabel(host, name):
+            results.append(
+                LossResult(loss=name, skipped="a multi-label loss; this task is single-label")
+            )
+            continue
         run_cfg = {
             "classes": list(task.classes),
             "loss": table,

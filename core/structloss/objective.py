@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
 from structloss.errors import InputError, closest
+from structloss.labels import multi_hot
 
 __all__ = ["REDUCTIONS", "Objective"]
 
@@ -42,6 +46,9 @@ class Objective(nn.Module):
     Raises:
         InputError: for a bad ``num_classes`` or ``reduction``.
     """
+
+    multilabel: ClassVar[bool] = False
+    """True for losses whose targets are multi-hot label sets (see check_multilabel_inputs)."""
 
     def __init__(
         self,
@@ -119,6 +126,12 @@ class Objective(nn.Module):
             )
         if not outputs.is_floating_point():
             raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        if target.ndim == 2 and target.shape == outputs.shape and not self.multilabel:
+            raise InputError(
+                f"{name} is a single-label loss but got a (batch, classes) target, which looks"
+                " multi-hot; give class indices of shape (batch,), or use a multi-label loss"
+                " such as binary-cross-entropy"
+            )
         if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
             raise InputError(
                 f"{name} expects class indices as an integer tensor, got {target.dtype};"
@@ -144,6 +157,37 @@ class Objective(nn.Module):
                     f" (ignore_index is {self.ignore_index}); check the labels and num_classes"
                 )
         return torch.where(valid, target, 0).long(), valid
+
+    def check_multilabel_inputs(
+        self, outputs: Tensor, target: Tensor | Sequence[Iterable[int]]
+    ) -> Tensor:
+        """Validate a multi-label batch; return the target as a float multi-hot tensor.
+
+        ``target`` is a (batch, num_classes) multi-hot tensor (bool, integer, or float in
+        [0, 1]) or a list of label sets, one iterable of class indices per sample.
+
+        Raises:
+            InputError: for 1-D class indices (a single-label target), bad shapes or values.
+        """
+        name = type(self).__name__
+        if (
+            not isinstance(outputs, Tensor)
+            or outputs.ndim != 2
+            or outputs.shape[1] != self.output_size
+        ):
+            shape = tuple(outputs.shape) if isinstance(outputs, Tensor) else type(outputs).__name__
+            raise InputError(
+                f"{name} expects outputs of shape (batch, {self.output_size}), got {shape};"
+                " build the last layer with objective.head(in_features)"
+            )
+        if not outputs.is_floating_point():
+            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        hot = multi_hot(target, self.num_classes, device=outputs.device, dtype=outputs.dtype)
+        if hot.shape[0] != outputs.shape[0]:
+            raise InputError(
+                f"{name} got {hot.shape[0]} targets for a batch of {outputs.shape[0]} outputs"
+            )
+        return hot
 
     def reduce(self, per_sample: Tensor, valid: Tensor, weight: Tensor | None = None) -> Tensor:
         """Combine per-sample losses by ``self.reduction``, dropping ignored samples.

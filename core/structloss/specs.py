@@ -84,12 +84,15 @@ class LossSpec:
         summary: one line shown by ``structloss plugins``.
         needs: the kind of structure the loss needs, or None. ``compose`` converts the
             configured structure to this kind when a conversion exists.
+        multilabel: True when the loss trains on multi-hot label sets rather than one class
+            index per sample (``structloss run`` picks losses that fit the task).
     """
 
     name: str = attrs.field(validator=_valid_name)
     factory: Callable[..., Objective] = attrs.field(validator=_callable)
     summary: str = attrs.field(validator=_summary)
     needs: StructureKind | None = attrs.field(default=None, validator=_optional_kind)
+    multilabel: bool = False
 
 
 @attrs.frozen

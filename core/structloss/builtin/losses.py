@@ -1,4 +1,4 @@
-"""Built-in loss ``cross-entropy``."""
+"""Built-in losses ``cross-entropy`` (single-label) and ``binary-cross-entropy`` (multi-label)."""
 
 from __future__ import annotations
 
@@ -117,10 +117,71 @@ def build_cross_entropy(
     )
 
 
+class BinaryCrossEntropy(Objective):
+    """Independent sigmoid cross-entropy per class: the multi-label baseline.
+
+    The per-sample loss is the mean over classes of
+    ``F.binary_cross_entropy_with_logits``, so ``reduction="mean"`` equals that function's
+    default mean over all elements.
+
+    Args:
+        num_classes: the number of classes.
+        reduction: ``"mean"``, ``"sum"`` (of per-sample losses) or ``"none"`` (per sample).
+        pos_weight: weight of positive labels (a number, or one per class), as in
+            ``nn.BCEWithLogitsLoss``; stored as a buffer.
+
+    Targets are (batch, classes) multi-hot tensors or lists of label sets.
+    """
+
+    multilabel = True
+
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        reduction: str = "mean",
+        pos_weight: float | Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(num_classes, reduction=reduction)
+        if pos_weight is not None:
+            pos_weight = (
+                torch.as_tensor(pos_weight, dtype=torch.float32).expand(num_classes).clone()
+            )
+            if not torch.isfinite(pos_weight).all() or (pos_weight < 0).any():
+                raise InputError("pos_weight must be finite and non-negative")
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, outputs: Tensor, target: Tensor | Sequence[Iterable[int]]) -> Tensor:
+        """Return the binary cross-entropy of ``outputs`` (logits) against label sets."""
+        hot = self.check_multilabel_inputs(outputs, target)
+        pos_weight = None if self.pos_weight is None else self.pos_weight.to(outputs.dtype)
+        per_element = F.binary_cross_entropy_with_logits(
+            outputs, hot, pos_weight=pos_weight, reduction="none"
+        )
+        valid = torch.ones(outputs.shape[0], dtype=torch.bool, device=outputs.device)
+        return self.reduce(per_element.mean(dim=1), valid)
+
+
+def build_binary_cross_entropy(
+    context: LossContext,
+    *,
+    reduction: str = "mean",
+    pos_weight: float | Sequence[float] | None = None,
+) -> BinaryCrossEntropy:
+    """Factory of loss ``binary-cross-entropy``."""
+    return BinaryCrossEntropy(context.num_classes, reduction=reduction, pos_weight=pos_weight)
+
+
 @hookimpl
 def structloss_losses() -> Iterable[LossSpec]:
     yield LossSpec(
         name="cross-entropy",
         factory=build_cross_entropy,
         summary="softmax cross-entropy, the structure-blind baseline",
+    )
+    yield LossSpec(
+        name="binary-cross-entropy",
+        factory=build_binary_cross_entropy,
+        summary="independent sigmoid cross-entropy per class, the multi-label baseline",
+        multilabel=True,
     )
