@@ -17,7 +17,13 @@ from torch import Tensor
 from structloss.errors import ConfigError
 from structloss.structures import Hierarchy
 
-__all__ = ["SyntheticTask", "hierarchical_task", "random_class_tree"]
+__all__ = [
+    "MultiLabelTask",
+    "SyntheticTask",
+    "cooccurrence_task",
+    "hierarchical_task",
+    "random_class_tree",
+]
 
 
 def random_class_tree(branching: Sequence[int]) -> Hierarchy:
@@ -116,3 +122,82 @@ def hierarchical_task(
     x_train, y_train = sample(train_per_class)
     x_test, y_test = sample(test_per_class)
     return SyntheticTask(tree, x_train, y_train, x_test, y_test)
+
+
+@attrs.frozen
+class MultiLabelTask:
+    """A generated multi-label dataset: inputs, multi-hot targets, and its topics."""
+
+    classes: tuple[str, ...]
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    topics: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        """Input dimension."""
+        return int(self.x_train.shape[1])
+
+
+def cooccurrence_task(
+    *,
+    num_labels: int = 300,
+    num_topics: int = 30,
+    labels_per_topic: int = 20,
+    labels_per_sample: float = 4.0,
+    dim: int = 64,
+    train_size: int = 2000,
+    test_size: int = 2000,
+    input_noise: float = 1.0,
+    seed: int = 0,
+) -> MultiLabelTask:
+    """Generate a multi-label task whose labels co-occur through latent topics.
+
+    Each topic owns ``labels_per_topic`` labels (topics overlap) with Dirichlet weights.
+    A sample draws one or two topics and 1 + Poisson(``labels_per_sample`` - 1) labels
+    (distinct) from their mixture. Each label and topic has a Gaussian vector; the input is
+    the mean of the sample's label vectors plus its topics' vectors and
+    ``N(0, input_noise^2 I)``.
+
+    Returns:
+        A :class:`MultiLabelTask` with (samples, num_labels) bool targets; ``topics`` is the
+        (num_topics, num_labels) matrix of topic weights.
+    """
+    if num_labels < 2 or num_topics < 1 or not 1 <= labels_per_topic <= num_labels:
+        raise ConfigError(
+            "cooccurrence_task needs num_labels >= 2, num_topics >= 1 and"
+            " 1 <= labels_per_topic <= num_labels"
+        )
+    if labels_per_sample < 1 or train_size < 1 or test_size < 1 or dim < 1:
+        raise ConfigError("labels_per_sample >= 1 and positive sizes are required")
+    rng = np.random.default_rng(seed)
+    topics = np.zeros((num_topics, num_labels))
+    for z in range(num_topics):
+        members = rng.choice(num_labels, size=labels_per_topic, replace=False)
+        topics[z, members] = rng.dirichlet(np.full(labels_per_topic, 0.5))
+    label_vectors = rng.normal(0.0, 1.0, size=(num_labels, dim))
+    topic_vectors = rng.normal(0.0, 1.0, size=(num_topics, dim))
+
+    def sample(size: int) -> tuple[Tensor, Tensor]:
+        inputs = np.empty((size, dim))
+        targets = np.zeros((size, num_labels), dtype=bool)
+        for i in range(size):
+            chosen = rng.choice(num_topics, size=rng.integers(1, 3), replace=False)
+            weights = topics[chosen].sum(0)
+            weights /= weights.sum()
+            support = int(np.count_nonzero(weights))
+            count = min(1 + rng.poisson(labels_per_sample - 1), support)
+            labels = rng.choice(num_labels, size=count, replace=False, p=weights)
+            targets[i, labels] = True
+            inputs[i] = label_vectors[labels].mean(0) + topic_vectors[chosen].sum(0)
+        inputs += rng.normal(0.0, input_noise, size=inputs.shape)
+        return torch.from_numpy(inputs.astype(np.float32)), torch.from_numpy(targets)
+
+    x_train, y_train = sample(train_size)
+    x_test, y_test = sample(test_size)
+    width = len(str(num_labels - 1))
+    classes = tuple(f"l{i:0{width}d}" for i in range(num_labels))
+    topics.setflags(write=False)
+    return MultiLabelTask(classes, x_train, y_train, x_test, y_test, topics)
