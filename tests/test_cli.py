@@ -97,18 +97,20 @@ def test_run_with_small_config(tmp_path, capsys):
     config.write_text(
         'losses = ["cross-entropy", {name = "cross-entropy", label_smoothing = 0.1}]\n'
         "[data]\nbranching = [2, 3]\ndim = 8\ntrain_per_class = 5\ntest_per_class = 5\n"
-        "[train]\nepochs = 2\nhidden = 0\n"
+        "[train]\nepochs = 2\n[model]\nname = \"linear\"\n"
     )
-    assert main(["run", str(config)]) == 0
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    assert out.count("cross-entropy") >= 2
-    assert "top-1" in out and "top-5" in out
+    assert "cross-entropy(label_smoothing=0.1)" in out
+    for metric in ("top1", "top5", "severity", "super-acc"):
+        assert metric in out
+    assert (tmp_path / "run" / "results.csv").is_file()
 
 
 def test_run_rejects_unknown_train_option(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text("[train]\nepoch = 2\n")
-    assert main(["run", str(config)]) == 2
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
     assert "did you mean 'epochs'" in capsys.readouterr().err
 
 

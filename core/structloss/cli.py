@@ -102,48 +102,89 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 # -- structloss run -------------------------------------------------------------------------
-def cmd_run(args: argparse.Namespace) -> int:
+def _progress(console: Console, enabled: bool) -> tuple[Any, Any, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from structloss.config import Config
-    from structloss.experiment import run_experiment
-
-    config = Config.from_file(args.config) if args.config else Config.from_dict({})
-    console = _console()
-    console.print(f"structloss run: {'default experiment' if args.config is None else args.config}")
     progress = Progress(
-        TextColumn("{task.description:<22}"),
+        TextColumn("{task.description:<34}"),
         BarColumn(),
         TextColumn("epoch {task.completed}/{task.total}"),
         TimeElapsedColumn(),
         console=console,
-        transient=not console.is_terminal,
-        disable=not console.is_terminal,
+        disable=not (enabled and console.is_terminal),
     )
     current: list[Any] = []
 
     def on_start(name: str, epochs: int) -> None:
         current[:] = [progress.add_task(name, total=epochs)]
-        if not console.is_terminal:
-            console.print(f"training with {name} ...")
+        if enabled and not console.is_terminal:
+            console.print(f"training {name} ...")
 
-    with progress:
-        results = run_experiment(
-            config,
-            on_start=on_start,
-            on_epoch=lambda: progress.advance(current[0]),
-        )
-    table = Table(title="results (held-out data)")
-    for column in ("loss", "top-1", "top-5", "s / epoch", "note"):
-        table.add_column(column, justify="left" if column in ("loss", "note") else "right")
-    for r in results:
-        if r.skipped:
-            table.add_row(r.loss, "-", "-", "-", f"skipped: {r.skipped}")
-        else:
-            table.add_row(
-                r.loss, f"{r.top1:.3f}", f"{r.top5:.3f}", f"{r.seconds_per_epoch:.2f}", ""
+    def on_epoch() -> None:
+        progress.advance(current[0])
+
+    return progress, on_start, on_epoch
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    if args.out:
+        return Path(args.out)
+    stem = Path(args.config).stem if args.config else "default"
+    return Path("runs") / stem
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from structloss.config import Config
+    from structloss.distributed import distributed_world
+    from structloss.experiment import run_experiment
+    from structloss.reporting import results_table, write_outputs
+    from structloss.runs import RunFolder
+
+    config = Config.from_file(args.config) if args.config else Config.from_dict({})
+    out = _run_dir(args)
+    with distributed_world() as world:
+        console = _console()
+        if world.is_main:
+            what = "default experiment" if args.config is None else args.config
+            console.print(f"structloss run: {what} -> {out}")
+        progress, on_start, on_epoch = _progress(console, world.is_main)
+        with progress:
+            results = run_experiment(
+                config, out_dir=out, world=world, on_start=on_start, on_epoch=on_epoch
             )
-    console.print(table)
+        if world.is_main:
+            write_outputs(RunFolder(out), results)
+            console.print(results_table(results, "results (held-out data)"))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from structloss.config import Config
+    from structloss.distributed import distributed_world
+    from structloss.experiment import run_comparison
+    from structloss.reporting import metric_names, sweep_table, write_outputs
+    from structloss.runs import RunFolder
+
+    config = Config.from_file(args.config)
+    out = _run_dir(args)
+    with distributed_world() as world:
+        console = _console()
+        if world.is_main:
+            console.print(f"structloss compare: {args.config} -> {out}")
+        progress, on_start, on_epoch = _progress(console, world.is_main)
+        with progress:
+            parameter, results = run_comparison(
+                config, out_dir=out, world=world, on_start=on_start, on_epoch=on_epoch
+            )
+        if world.is_main:
+            write_outputs(RunFolder(out), results, parameter)
+            done = [r for r in results if r.skipped is None]
+            for metric in metric_names(done):
+                console.print(sweep_table(done, metric, parameter))
+            for r in results:
+                if r.skipped:
+                    console.print(f"skipped {r.label or r.loss}: {r.skipped}")
+                    break
     return 0
 
 
@@ -223,7 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=cmd_plugins)
     run = sub.add_parser("run", help="train and compare losses (default: built-in experiment)")
     run.add_argument("config", nargs="?", help="a TOML run config")
+    run.add_argument("--out", metavar="DIR", help="run folder (default: runs/<config name>)")
     run.set_defaults(func=cmd_run)
+    compare = sub.add_parser("compare", help="sweep a parameter over losses and seeds")
+    compare.add_argument("config", help="a TOML run config with a [compare] table")
+    compare.add_argument("--out", metavar="DIR", help="run folder (default: runs/<config name>)")
+    compare.set_defaults(func=cmd_compare)
     structure = sub.add_parser("structure", help="build a config's structure and summarise it")
     structure.add_argument("config", help="a TOML config with a [structure] table")
     structure.add_argument("--json", metavar="PATH", help="also write the structure as JSON")

@@ -1,0 +1,139 @@
+"""Tables, summary files and plots for ``structloss run`` and ``structloss compare``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from structloss.runs import RunFolder, TrialResult, rows_to_csv
+
+__all__ = ["metric_names", "results_table", "summary_rows", "sweep_table", "write_outputs"]
+
+_FIRST = (
+    "top1",
+    "top5",
+    "mistake_severity",
+    "hier_distance@5",
+    "superclass_accuracy",
+    "similarity_accuracy",
+    "precision@5",
+    "recall@5",
+    "mAP",
+)
+
+
+def metric_names(results: Sequence[TrialResult]) -> list[str]:
+    """The evaluation metrics found in ``results``, in a stable, readable order."""
+    found = {k for r in results for k in r.final if k != "train_loss"}
+    return [m for m in _FIRST if m in found] + sorted(found - set(_FIRST))
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def summary_rows(results: Sequence[TrialResult]) -> list[dict[str, Any]]:
+    """One row per loss (and parameter value): metric means over seeds."""
+    groups: dict[tuple[str, Any], list[TrialResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.label or r.loss, r.param)].append(r)
+    rows = []
+    for (key, param), trials in groups.items():
+        done = [t for t in trials if t.skipped is None]
+        row: dict[str, Any] = {"loss": key, "param": param, "seeds": len(done)}
+        for metric in metric_names(done):
+            values = [t.final[metric] for t in done if metric in t.final]
+            row[metric] = float(np.mean(values))
+            row[f"{metric}_std"] = float(np.std(values))
+        row["seconds_per_epoch"] = (
+            float(np.mean([t.seconds_per_epoch for t in done])) if done else None
+        )
+        row["skipped"] = trials[0].skipped
+        rows.append(row)
+    return rows
+
+
+SHORT = {
+    "mistake_severity": "severity",
+    "hier_distance@5": "hdist@5",
+    "superclass_accuracy": "super-acc",
+    "similarity_accuracy": "sim-acc",
+}
+
+
+def results_table(results: Sequence[TrialResult], title: str) -> Table:
+    """A terminal table: one row per loss, one column per metric (mean ± std over seeds).
+
+    Skipped losses are listed in the caption with the reason.
+    """
+    metrics = metric_names(results)
+    table = Table(title=title)
+    table.add_column("loss", no_wrap=True)
+    for metric in metrics:
+        table.add_column(SHORT.get(metric, metric), justify="right")
+    table.add_column("s/epoch", justify="right")
+    groups: dict[str, list[TrialResult]] = defaultdict(list)
+    for r in results:
+        groups[r.label or r.loss].append(r)
+    skipped = []
+    for label, trials in groups.items():
+        done = [t for t in trials if t.skipped is None]
+        if not done:
+            skipped.append(f"{label}: {trials[0].skipped}")
+            continue
+        cells = [_mean_std([t.final[m] for t in done if m in t.final]) for m in metrics]
+        table.add_row(label, *cells, f"{np.mean([t.seconds_per_epoch for t in done]):.2f}")
+    if skipped:
+        table.caption = "skipped: " + "; ".join(skipped)
+    return table
+
+
+def sweep_table(results: Sequence[TrialResult], metric: str, parameter: str) -> Table:
+    """A terminal table for one metric: losses as rows, parameter values as columns."""
+    values = list(dict.fromkeys(r.param for r in results))
+    table = Table(title=f"{metric} by {parameter}")
+    table.add_column("loss")
+    for value in values:
+        table.add_column(str(value), justify="right")
+    cells: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        if r.skipped is None and metric in r.final:
+            cells[r.key.split("-" + parameter, 1)[0].rsplit("-seed", 1)[0]][r.param].append(
+                r.final[metric]
+            )
+    for loss, by_value in cells.items():
+        table.add_row(loss, *[_mean_std(by_value.get(v, [])) for v in values])
+    return table
+
+
+def write_outputs(
+    folder: RunFolder, results: Sequence[TrialResult], parameter: str | None = None
+) -> None:
+    """Write ``results.csv``/``results.json`` and the plots into the run folder."""
+    if not folder.writer:
+        return
+    from structloss.plots import plot_learning_curves, plot_metric_bars, plot_sweep
+
+    rows = summary_rows(results)
+    folder.write_text("results.csv", rows_to_csv(rows))
+    folder.write_json("results.json", [r.to_dict() for r in results])
+    done = [r for r in results if r.skipped is None]
+    metrics = metric_names(done)
+    if not done or not metrics:
+        return
+    plots = folder.path("plots")
+    assert plots is not None
+    if parameter is None:
+        plot_learning_curves(done, metrics, plots / "learning_curves.png")
+        plot_metric_bars(done, metrics, plots / "metrics.png")
+    else:
+        for metric in metrics:
+            plot_sweep(done, metric, parameter, plots / f"{metric.replace('@', '_at_')}.png")

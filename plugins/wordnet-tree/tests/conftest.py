@@ -1,0 +1,63 @@
+"""Fixtures: the tiny WordNet, an isolated cache, a fresh plugin host, no WordNet at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from structloss_wordnet_tree.testing import write_database
+
+import structloss_wordnet_tree.hooks as hooks
+from structloss import PluginHost
+from structloss.registry import PluginInfo
+from structloss_wordnet_tree import locate
+from structloss_wordnet_tree.database import WordNet
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the tiny database (index.noun, data.noun, noun.exc)."""
+    directory = tmp_path_factory.mktemp("tinywordnet")
+    write_database(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_offsets(tiny_dir: Path) -> dict[str, int]:
+    """``{key: offset}`` of the tiny database's synsets."""
+    return write_database(tiny_dir)
+
+
+@pytest.fixture
+def tiny(tiny_dir: Path) -> WordNet:
+    """The tiny database, freshly read."""
+    return WordNet.from_dir(tiny_dir)
+
+
+@pytest.fixture(autouse=True)
+def cache_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own cache directory: nothing touches ~/.cache."""
+    root = tmp_path / "cache-root"
+    monkeypatch.setenv("STRUCTLOSS_CACHE_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def no_wordnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every place the plugin searches at an empty directory."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.delenv("WNSEARCHDIR", raising=False)
+    monkeypatch.setenv("NLTK_DATA", str(empty))
+    monkeypatch.setattr(locate, "nltk_data_path", lambda: [empty])
+    monkeypatch.setattr(locate, "DEBIAN_DIR", empty / "wordnet")
+    yield empty
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    """A fresh plugin host with only the built-ins and this plugin."""
+    fresh = PluginHost(entry_points=[])
+    assert fresh.register(hooks, PluginInfo("wordnet-tree", "structloss-wordnet-tree", "0.1.0"))
+    return fresh

@@ -1,0 +1,156 @@
+"""The provider through structloss: composition by name, options, class lists, import cost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import structloss
+from structloss import Hierarchy, PluginHost, Similarity
+from structloss.errors import ConfigError, StructureError, UnknownOptionError
+from structloss_wordnet_tree.classlists import (
+    BUILTIN_LISTS,
+    CIFAR100_SYNSETS,
+    cifar100_classes,
+    imagenet1k_classes,
+)
+
+
+def build(host: PluginHost, classes: object, **options: object) -> Hierarchy:
+    config = {"classes": classes, "structure": {"provider": "wordnet-tree", **options}}
+    tree = structloss.build_structure(config, host=host)
+    assert isinstance(tree, Hierarchy)
+    return tree
+
+
+def test_composes_by_name(host: PluginHost, tiny_dir: Path) -> None:
+    tree = build(
+        host,
+        ["poodle", "Laika", "cat", "heron"],
+        wordnet_dir=str(tiny_dir),
+        synsets={"heron": "crane.n.02"},
+    )
+    assert tree.classes == ("poodle", "Laika", "cat", "heron")
+    assert tree.parent("Laika") == "dog.n.01"
+    assert tree.lca("heron", "cat") == "vertebrate.n.01"
+    similarity = tree.convert("similarity")
+    assert isinstance(similarity, Similarity) and similarity.matrix.shape == (4, 4)
+
+
+def test_options_change_the_tree(host: PluginHost, tiny_dir: Path) -> None:
+    classes = ["dog", "poodle", "cat"]
+    longest = build(host, classes, wordnet_dir=str(tiny_dir))
+    shortest = build(host, classes, wordnet_dir=str(tiny_dir), hypernym_path="shortest")
+    full = build(host, classes, wordnet_dir=str(tiny_dir), collapse=False)
+    assert longest.parent("cat") == "carnivore.n.01"
+    assert shortest.parent("cat") == "domestic_animal.n.01"
+    assert full.parent("cat") == "cat.n.01"
+
+
+def test_relative_wordnet_dir_follows_the_config_file(
+    host: PluginHost, tmp_path: Path, tiny_dir: Path
+) -> None:
+    from structloss_wordnet_tree.testing import write_database
+
+    write_database(tmp_path / "wn")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'classes = ["dog", "heron"]\n[structure]\nprovider = "wordnet-tree"\n'
+        'wordnet_dir = "wn"\nsynsets = {heron = "crane.n.02"}\n',
+        encoding="utf-8",
+    )
+    tree = structloss.build_structure(config, host=host)
+    assert isinstance(tree, Hierarchy) and tree.lca("dog", "heron") == "vertebrate.n.01"
+
+
+def test_unknown_classes_fail_once(host: PluginHost, tiny_dir: Path) -> None:
+    with pytest.raises(StructureError, match=r"2 class\(es\) have no WordNet noun synset"):
+        build(host, ["dog", "unicorn", "poodel"], wordnet_dir=str(tiny_dir))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"hypernym_path": "longst"}, ConfigError, "did you mean 'longest'"),
+        ({"collapse": "yes"}, ConfigError, "collapse must be true or false"),
+        ({"cache": 1}, ConfigError, "cache must be true or false"),
+        ({"synsets": ["dog.n.01"]}, ConfigError, "must be a table"),
+        (
+            {"synsets": "cifar10"},
+            ConfigError,
+            "names no built-in class list; did you mean 'cifar100'",
+        ),
+        ({"synsets": {"dgo": "dog.n.01"}}, ConfigError, "'dgo'; did you mean 'dog'"),
+        ({"synsets": {"dog": 3}}, ConfigError, "invalid: 'dog': 3"),
+        ({"wordnet_dir": 5}, ConfigError, "wordnet_dir must be a path"),
+        ({"path": "longest"}, UnknownOptionError, "Valid options: cache, collapse"),
+    ],
+)
+def test_bad_options(
+    host: PluginHost, tiny_dir: Path, options: dict, error: type, match: str
+) -> None:
+    options.setdefault("wordnet_dir", str(tiny_dir))
+    with pytest.raises(error, match=match):
+        build(host, ["dog", "cat"], **options)
+
+
+def test_needs_classes(host: PluginHost) -> None:
+    with pytest.raises(ConfigError, match="needs the classes"):
+        structloss.build_structure({"structure": {"provider": "wordnet-tree"}}, host=host)
+
+
+def test_class_lists_are_registered(host: PluginHost) -> None:
+    assert host.registry.names("class-list") == ["cifar100", "imagenet1k"]
+    components = host.components("wordnet-tree")
+    assert components["structure"] == ["wordnet-tree"]
+
+
+def test_builtin_lists() -> None:
+    cifar, imagenet = cifar100_classes(), imagenet1k_classes()
+    assert len(cifar) == len(set(cifar)) == 100
+    assert cifar[:3] == ("apple", "aquarium_fish", "baby") and cifar[-1] == "worm"
+    assert list(cifar) == sorted(cifar)
+    assert len(imagenet) == len(set(imagenet)) == 1000
+    assert imagenet[0] == "n01440764" and list(imagenet) == sorted(imagenet)
+    assert set(CIFAR100_SYNSETS) <= set(cifar)
+
+
+@pytest.mark.parametrize("name", ["cifar100", "imagenet1k"])
+def test_shipped_trees_need_no_wordnet(
+    host: PluginHost, no_wordnet: Path, cache_root: Path, name: str
+) -> None:
+    tree = build(host, name)
+    assert tree.classes == BUILTIN_LISTS[name].classes()
+    assert tree.root == "entity.n.01"
+    assert tree == Hierarchy.from_json(tree.to_json())
+    # the same classes given as a list, and the built-in overrides named explicitly
+    assert build(host, list(tree.classes), synsets=name) == tree
+    assert not cache_root.exists()  # the shipped tree is not cached again
+    with pytest.raises(StructureError, match="no WordNet database found"):
+        build(host, name, hypernym_path="shortest")
+
+
+def test_shipped_cifar100_tree_is_sensible() -> None:
+    tree = BUILTIN_LISTS["cifar100"].tree()
+    assert tree.lca("maple_tree", "oak_tree") == "tree.n.01"
+    assert tree.lca("leopard", "tiger") == "big_cat.n.01"
+    assert tree.lca("ray", "shark") == "elasmobranch.n.01"
+    assert tree.lca("table", "wardrobe") == "furniture.n.01"
+    assert tree.lca("aquarium_fish", "trout") == "fish.n.01"
+    assert tree.lca("bus", "streetcar") != tree.root
+
+
+@pytest.mark.integration
+def test_importing_the_hooks_does_not_import_nltk() -> None:
+    code = (
+        "import sys, structloss_wordnet_tree.hooks as h;"
+        "list(h.structloss_structures()); list(h.structloss_class_lists());"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'nltk', 'filelock'}"
+        " or m.startswith('structloss_wordnet_tree.') and m.rsplit('.', 1)[1] in"
+        " {'database', 'locate', 'mapping', 'tree', 'cache'});"
+        "print(heavy); assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

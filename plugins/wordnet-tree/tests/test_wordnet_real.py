@@ -1,0 +1,198 @@
+"""Against the real WordNet 3.0, where one is installed (skipped, with the reason, if not)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from structloss import Hierarchy
+from structloss.errors import StructureError
+from structloss.specs import StructureContext
+from structloss_wordnet_tree.classlists import BUILTIN_LISTS, cifar100_classes
+from structloss_wordnet_tree.database import WordNet
+from structloss_wordnet_tree.locate import Location, locate
+from structloss_wordnet_tree.provider import build, build_from_wordnet
+from structloss_wordnet_tree.tree import HypernymPaths
+
+pytestmark = pytest.mark.wordnet
+
+
+@pytest.fixture(scope="module")
+def real() -> Location:
+    """The installed WordNet 3.0, found the usual way."""
+    try:
+        found = locate()
+    except StructureError as exc:
+        pytest.skip(f"no WordNet database installed: {str(exc).splitlines()[0]}")
+    if found.open().version != "3.0":
+        pytest.skip(f"the WordNet at {found.path} is not version 3.0")
+    return found
+
+
+@pytest.mark.parametrize("name", ["cifar100", "imagenet1k"])
+def test_shipped_trees_match_wordnet(real: Location, name: str) -> None:
+    builtin = BUILTIN_LISTS[name]
+    start = time.perf_counter()
+    rebuilt = build(
+        StructureContext(classes=builtin.classes()), wordnet_dir=str(real.path), cache=False
+    )
+    assert time.perf_counter() - start < 10.0
+    assert rebuilt == builtin.tree()
+
+
+def test_warm_cache_is_fast(real: Location) -> None:
+    context = StructureContext(classes=BUILTIN_LISTS["imagenet1k"].classes())
+    cold = build(context, wordnet_dir=str(real.path), hypernym_path="shortest")
+    start = time.perf_counter()
+    warm = build(context, wordnet_dir=str(real.path), hypernym_path="shortest")
+    assert time.perf_counter() - start < 0.5
+    assert warm == cold
+
+
+def test_cifar100_names_need_the_overrides(real: Location) -> None:
+    db = real.open()
+    classes = cifar100_classes()
+    with pytest.raises(StructureError) as info:
+        build_from_wordnet(db, classes)
+    message = str(info.value)
+    assert "2 class(es)" in message and "'aquarium_fish'" in message and "'maple_tree'" in message
+    assert "maple" in message  # suggested
+    # the overrides, applied by name to a subset of CIFAR-100
+    subset = ["maple_tree", "oak_tree", "ray", "shark", "table"]
+    tree = build(
+        StructureContext(classes=tuple(subset)), synsets="cifar100", wordnet_dir=str(real.path)
+    )
+    assert tree.lca("ray", "shark") == "elasmobranch.n.01"
+    assert tree.lca("maple_tree", "oak_tree") == "tree.n.01"
+
+
+def test_imagenet_ids_are_wordnet_30_offsets(real: Location) -> None:
+    db = real.open()
+    names = {w: db.synset_name(int(w[1:])) for w in ("n01440764", "n02084071", "n15075141")}
+    assert names == {
+        "n01440764": "tench.n.01",
+        "n02084071": "dog.n.01",
+        "n15075141": "toilet_tissue.n.01",
+    }
+
+
+def test_bisection_finds_every_sampled_lemma(real: Location) -> None:
+    db = WordNet.from_dir(real.path) if not real.archive else WordNet.from_zip(real.path)
+    lemmas = db.lemmas
+    assert len(lemmas) == 117798 and list(lemmas) == sorted(lemmas, key=str.encode)
+    for lemma in lemmas[::97]:
+        assert db.lookup(lemma), lemma
+
+
+NLTK_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+    # Debian's wordnet-base lacks index.sense, which only the OMW version mapping reads
+    WordNetCorpusReader.map_wn = lambda self, version="wordnet": None
+    from nltk.corpus import wordnet as wn
+    out = {}
+    for offset in json.loads(sys.stdin.read()):
+        s = wn.synset_from_pos_and_offset("n", offset)
+        hypernyms = [h.offset() for h in s.hypernyms() + s.instance_hypernyms()]
+        out[offset] = [s.name(), sorted(hypernyms), s.max_depth(), s.min_depth()]
+    print(json.dumps(out))
+    """
+)
+
+# lexnames, which nltk needs and Debian does not ship: lex_filenum -> file name
+_LEXNAMES = (
+    "adj.all",
+    "adj.pert",
+    "adv.all",
+    "noun.Tops",
+    "noun.act",
+    "noun.animal",
+    "noun.artifact",
+    "noun.attribute",
+    "noun.body",
+    "noun.cognition",
+    "noun.communication",
+    "noun.event",
+    "noun.feeling",
+    "noun.food",
+    "noun.group",
+    "noun.location",
+    "noun.motive",
+    "noun.object",
+    "noun.person",
+    "noun.phenomenon",
+    "noun.plant",
+    "noun.possession",
+    "noun.process",
+    "noun.quantity",
+    "noun.relation",
+    "noun.shape",
+    "noun.state",
+    "noun.substance",
+    "noun.time",
+    "verb.body",
+    "verb.change",
+    "verb.cognition",
+    "verb.communication",
+    "verb.competition",
+    "verb.consumption",
+    "verb.contact",
+    "verb.creation",
+    "verb.emotion",
+    "verb.motion",
+    "verb.perception",
+    "verb.possession",
+    "verb.social",
+    "verb.stative",
+    "verb.weather",
+    "adj.ppl",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("nltk") is None, reason="nltk is not installed")
+def test_agrees_with_nltk(real: Location, tmp_path: Path) -> None:
+    """Names, hypernyms and depths of every synset on the ImageNet tree, as nltk sees them."""
+    if real.archive:
+        pytest.skip("the nltk cross-check copies a WordNet directory")
+    corpus = tmp_path / "corpora" / "wordnet"
+    corpus.mkdir(parents=True)
+    for file in Path(real.path).iterdir():  # nltk refuses symlinks out of its data path
+        if file.is_file():
+            (corpus / file.name).write_bytes(file.read_bytes())
+    pos = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
+    (corpus / "lexnames").write_text(
+        "".join(f"{i:02d}\t{n}\t{pos[n.split('.')[0]]}\n" for i, n in enumerate(_LEXNAMES))
+    )
+    db = real.open()
+    classes = BUILTIN_LISTS["imagenet1k"].classes()
+    full = build_from_wordnet(db, classes, collapse=False)
+    internal = (db.synset_by_name(n) for n in full.nodes[full.num_classes :])
+    offsets = sorted({o for o in internal if o is not None})
+    env = {"NLTK_DATA": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", NLTK_CHILD],
+        input=json.dumps(offsets),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    theirs = json.loads(result.stdout)
+    longest, shortest = HypernymPaths(db, "longest"), HypernymPaths(db, "shortest")
+    for offset in offsets:
+        name, hypernyms, max_depth, min_depth = theirs[str(offset)]
+        assert db.synset_name(offset) == name
+        assert sorted(db.synset(offset).hypernyms) == hypernyms, name
+        assert longest.depth(offset) == max_depth, name
+        assert shortest.depth(offset) == min_depth, name
+    assert isinstance(full, Hierarchy) and full.num_nodes > 2000
