@@ -86,6 +86,7 @@ def distributed_world() -> Iterator[World]:
         device = torch.device("cpu")
     try:
         yield World(rank=rank, size=size, device=device)
+        dist.barrier()  # leave together: rank 0 may still be writing the run folder
     finally:
         dist.destroy_process_group()
 
