@@ -1,4 +1,4 @@
-"""The ``structloss`` command: ``plugins``, ``run`` and ``structure``."""
+"""The ``structloss`` command: ``plugins``, ``run``, ``compare``, ``structure``, ``new-plugin``."""
 
 from __future__ import annotations
 
@@ -250,6 +250,25 @@ def cmd_structure(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- structloss new-plugin ------------------------------------------------------------------
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from structloss.template import plugin_names, render_plugin
+
+    written = render_plugin(args.name, args.dir)
+    names = plugin_names(args.name)
+    root = Path(args.dir) if args.dir else Path(names["distribution"])
+    console = _console()
+    console.print(f"created {names['distribution']} in {root}:")
+    for path in written:
+        console.print(f"  {path.relative_to(root)}")
+    console.print(
+        f"next: cd {root} && pip install -e '.[test]' && pytest\n"
+        f"then `structloss plugins` lists {args.name!r} with the loss {names['loss']!r} and the"
+        f" structure provider {names['structure']!r}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``structloss`` command."""
     from structloss import __version__
@@ -276,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     structure.add_argument("--max-nodes", type=int, default=200, help="tree nodes to print")
     structure.add_argument("--draw", metavar="PATH", help="draw a hierarchy to .png/.svg/.pdf")
     structure.set_defaults(func=cmd_structure)
+    new_plugin = sub.add_parser(
+        "new-plugin", help="create a plugin project structloss-NAME from the template"
+    )
+    new_plugin.add_argument(
+        "name", help="the plugin's name: lower-case words joined by '-', such as acme-hinge"
+    )
+    new_plugin.add_argument(
+        "--dir", metavar="DIR", help="the project directory to create (default: ./structloss-NAME)"
+    )
+    new_plugin.set_defaults(func=cmd_new_plugin)
     return parser
 
 

@@ -1,0 +1,182 @@
+"""``structloss new-plugin``: the template renders a plugin that installs and passes its tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from structloss.cli import main
+from structloss.errors import ConfigError
+from structloss.template import plugin_names, render_plugin, validate_plugin_name
+
+EXPECTED_FILES = [
+    "README.md",
+    "pyproject.toml",
+    "src/structloss_acme_demo/__init__.py",
+    "src/structloss_acme_demo/hooks.py",
+    "src/structloss_acme_demo/loss.py",
+    "src/structloss_acme_demo/py.typed",
+    "src/structloss_acme_demo/structure.py",
+    "tests/test_plugin.py",
+]
+
+
+def _env(site: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRUCTLOSS_")}
+    env["PYTHONPATH"] = str(site)
+    return env
+
+
+# -- rendering and names (fast) ---------------------------------------------------------------
+def test_renders_every_file_with_names_filled_in(tmp_path: Path) -> None:
+    project = tmp_path / "structloss-acme-demo"
+    written = render_plugin("acme-demo", project)
+    assert sorted(p.relative_to(project).as_posix() for p in written) == EXPECTED_FILES
+    pyproject = (project / "pyproject.toml").read_text()
+    assert 'name = "structloss-acme-demo"' in pyproject
+    assert 'acme-demo = "structloss_acme_demo.hooks"' in pyproject
+    for path in written:
+        text = path.read_text()
+        assert "{{" not in text and "__module__" not in text, path
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+    assert "class AcmeDemoLoss(Objective)" in (project / EXPECTED_FILES[4]).read_text()
+
+
+def test_default_directory_is_the_distribution_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    render_plugin("acme-demo")
+    assert (tmp_path / "structloss-acme-demo" / "pyproject.toml").is_file()
+
+
+def test_plugin_names() -> None:
+    assert plugin_names("acme-demo") == {
+        "name": "acme-demo",
+        "distribution": "structloss-acme-demo",
+        "module": "structloss_acme_demo",
+        "class_name": "AcmeDemo",
+        "loss": "acme-demo",
+        "structure": "acme-demo-initials",
+    }
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Acme", "invalid plugin name 'Acme'"),
+        ("acme_demo", "invalid plugin name"),
+        ("acme--demo", "invalid plugin name"),
+        ("-acme", "invalid plugin name"),
+        ("3d", "starting with a letter"),
+        ("acme demo", "invalid plugin name"),
+        ("a" * 41, "at most 40 characters"),
+        ("structloss-acme", "without the 'structloss-' prefix: `structloss new-plugin acme`"),
+        ("structloss", "without the 'structloss-' prefix"),
+        ("cross-entropy", "would register loss 'cross-entropy'"),
+    ],
+)
+def test_invalid_names_are_refused(name: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_plugin_name(name)
+
+
+def test_valid_names() -> None:
+    for name in ("acme", "acme-hinge", "v2", "my-loss-3"):
+        assert validate_plugin_name(name) == name
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    project = tmp_path / "taken"
+    project.mkdir()
+    (project / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        render_plugin("acme-demo", project)
+    assert [p.name for p in project.iterdir()] == ["keep.txt"]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        render_plugin("acme-demo", a_file)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert render_plugin("acme-demo", empty)
+
+
+def test_cli_new_plugin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "plugin"
+    assert main(["new-plugin", "acme-demo", "--dir", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "created structloss-acme-demo" in out and "tests/test_plugin.py" in out
+    assert main(["new-plugin", "acme-demo", "--dir", str(project)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert main(["new-plugin", "Bad_Name", "--dir", str(tmp_path / "other")]) == 2
+    assert "invalid plugin name 'Bad_Name'" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
+# -- the rendered plugin installs and passes its own tests -----------------------------------
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("template")
+    project = root / "structloss-acme-demo"
+    render_plugin("acme-demo", project)
+    site = root / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return project, site
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_rendered_plugin_passes_its_tests(installed: tuple[Path, Path]) -> None:
+    project, site = installed
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=_env(site),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout and "skipped" not in result.stdout, result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_rendered_plugin_is_listed(installed: tuple[Path, Path]) -> None:
+    _, site = installed
+    result = subprocess.run(
+        [sys.executable, "-m", "structloss", "plugins", "--json"],
+        env=_env(site),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    plugin = next(p for p in report["plugins"] if p["name"] == "acme-demo")
+    assert plugin["distribution"] == "structloss-acme-demo"
+    assert plugin["version"] == "0.1.0"
+    assert plugin["losses"] == ["acme-demo"]
+    assert plugin["structures"] == ["acme-demo-initials"]
+    assert not [f for f in report["failures"] if f["plugin"] == "acme-demo"]
