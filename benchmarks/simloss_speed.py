@@ -1,0 +1,74 @@
+"""SimLoss vs ``F.cross_entropy``: forward + backward time, side by side.
+
+Run ``python benchmarks/simloss_speed.py``. For each class count the two losses are timed in
+interleaved repeats (so drift in machine load hits both alike) and the medians and their
+ratio are printed. SimLoss gathers the batch's rows of S and works in log space, so its cost
+is O(batch x classes) like cross-entropy's; the ratio says how much the gather, the log and
+the extra logsumexp cost on top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from structloss_simloss import SimLoss, ordinal_similarity
+
+
+def time_once(step: Callable[[], None]) -> float:
+    """Return the seconds one call of ``step`` takes."""
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:
+    """Return the median seconds of (cross-entropy, SimLoss) forward + backward."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
+    target = torch.randint(classes, (batch,), generator=generator)
+    simloss = SimLoss(ordinal_similarity([str(i) for i in range(classes)], r=0.5))
+
+    def ce_step() -> None:
+        logits.grad = None
+        F.cross_entropy(logits, target).backward()
+
+    def sim_step() -> None:
+        logits.grad = None
+        simloss(logits, target).backward()
+
+    for _ in range(3):  # warm-up
+        ce_step()
+        sim_step()
+    ce_times, sim_times = [], []
+    for _ in range(repeats):
+        ce_times.append(time_once(ce_step))
+        sim_times.append(time_once(sim_step))
+    return statistics.median(ce_times), statistics.median(sim_times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a table of median times and SimLoss / cross-entropy ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
+    print("| classes | cross-entropy (ms) | simloss (ms) | ratio |")
+    print("| ---: | ---: | ---: | ---: |")
+    for classes in args.classes:
+        ce, sim = bench(args.batch, classes, args.repeats)
+        print(f"| {classes} | {ce * 1e3:.3f} | {sim * 1e3:.3f} | {sim / ce:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

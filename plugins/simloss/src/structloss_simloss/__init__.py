@@ -1,0 +1,16 @@
+"""SimLoss for structloss: cross-entropy that gives partial credit to similar classes.
+
+Use it by name (``[loss] name = "simloss"``) with any similarity source, or directly::
+
+    from structloss_simloss import SimLoss, ordinal_similarity
+    loss = SimLoss(ordinal_similarity([str(age) for age in range(101)], r=0.5))
+"""
+
+from __future__ import annotations
+
+from structloss_simloss.loss import SimLoss, build_simloss
+from structloss_simloss.ordinal import build_ordinal, ordinal_similarity
+
+__version__ = "0.1.0"
+
+__all__ = ["SimLoss", "__version__", "build_ordinal", "build_simloss", "ordinal_similarity"]

@@ -1,0 +1,211 @@
+"""The SimLoss objective: cross-entropy that gives partial credit to similar classes.
+
+SimLoss (Kobs et al., 2020) replaces the probability of the true class ``y`` in
+cross-entropy by the similarity-weighted probability mass of all classes::
+
+    L(z, y) = -log( sum_c S[y, c] * softmax(z)_c )
+
+With ``S = I`` it is cross-entropy. Predicting a class similar to the truth is punished
+less, so the model learns to make its mistakes among similar classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from structloss.errors import IncompatibleStructureError, InputError
+from structloss.objective import Objective
+from structloss.specs import LossContext
+from structloss.structures import Similarity
+
+__all__ = ["SimLoss", "build_simloss"]
+
+
+def _as_similarity(similarity: Similarity | np.ndarray | Tensor | Sequence[Any]) -> Similarity:
+    """Return ``similarity`` as a validated :class:`Similarity` (values in [0, 1], unit diagonal)."""
+    if isinstance(similarity, Similarity):
+        return similarity
+    if isinstance(similarity, Tensor):
+        similarity = similarity.detach().cpu().double().numpy()
+    matrix = np.asarray(similarity, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise InputError(f"SimLoss needs a square similarity matrix, got shape {matrix.shape}")
+    # the core validates range, finiteness and the unit diagonal, naming the culprit
+    return Similarity.from_matrix([str(i) for i in range(matrix.shape[0])], matrix)
+
+
+def _log_space_simloss(logits: Tensor, similarity: Tensor, index: Tensor) -> Tensor:
+    """``logsumexp(z) - logsumexp(z + log S[y])`` with plain autograd (``log 0 = -inf``)."""
+    credited = logits + similarity.index_select(0, index).log()
+    return torch.logsumexp(logits, dim=1) - torch.logsumexp(credited, dim=1)
+
+
+class _SimLossFunction(torch.autograd.Function):
+    """Per-sample SimLoss with one exponential pass forward and an exact backward.
+
+    With ``e = exp(z - max z)``, ``s1 = sum e`` and ``s2 = sum_c S[y, c] e_c``, the loss is
+    ``log s1 - log s2`` and its gradient ``e / s1 - S[y] e / s2`` (softmax minus the
+    similarity-weighted softmax). Rows whose ``s2`` would lose precision to underflow (every
+    credited class scored far below the best one) are computed in log space instead:
+    ``logsumexp(z) - logsumexp(z + log S[y])``, with the same gradient written as
+    ``softmax(z) - softmax(z + log S[y])``. Both forms are exact; the switch only avoids
+    underflow.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, similarity: Tensor, index: Tensor) -> Tensor:
+        shift = logits.amax(dim=1, keepdim=True)
+        e = (logits - shift).exp_()
+        s1 = e.sum(dim=1)
+        rows = similarity.index_select(0, index)
+        s2 = torch.bmm(rows.unsqueeze(1), e.unsqueeze(2)).view(-1)  # row-wise dot, no temporary
+        loss = s1.log() - s2.log()
+        finfo = torch.finfo(logits.dtype)
+        low = s2 < finfo.tiny / finfo.eps
+        fallback = None
+        if bool(low.any()):
+            which = low.nonzero().squeeze(1)
+            z = logits.index_select(0, which)
+            with np.errstate(divide="ignore"):
+                credited = z + rows.index_select(0, which).log()
+            loss[which] = torch.logsumexp(z, dim=1) - torch.logsumexp(credited, dim=1)
+            fallback = (which, torch.softmax(z, dim=1) - torch.softmax(credited, dim=1))
+        ctx.fallback = fallback
+        ctx.save_for_backward(logits, e, rows, s1, s2)
+        return loss
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        logits, e, rows, s1, s2 = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            # create_graph=True (double backward): the same gradient from differentiable ops
+            credited = logits + rows.log()
+            unit = torch.softmax(logits, dim=1) - torch.softmax(credited, dim=1)
+            return grad[:, None] * unit, None, None
+        # e / s1 - rows * e / s2 with a single temporary
+        out = rows.mul((-grad / s2)[:, None]).add_((grad / s1)[:, None]).mul_(e)
+        if ctx.fallback is not None:
+            which, unit = ctx.fallback
+            out[which] = grad[which, None] * unit
+        return out, None, None
+
+
+class SimLoss(Objective):
+    """SimLoss: ``-log(sum_c S[y, c] softmax(z)_c)`` for logits ``z`` and target ``y``.
+
+    Only the batch's rows of ``S`` are gathered, so time and memory are
+    O(batch x classes); no (batch, classes, classes) tensor or full ``S p`` product is
+    formed. With ``e = exp(z - max z)``::
+
+        L = log(sum_c e_c) - log(sum_c S[y, c] e_c)
+
+    one exponential pass serves both sums, and a custom backward gives the exact gradient
+    ``softmax(z) - S[y] softmax(z) / (S[y] . softmax(z))``. Zero similarities contribute
+    exactly nothing to value and gradient; the unit diagonal keeps every sum non-empty.
+    Rows where every credited class scores so far below the best class that the second
+    sum would underflow are computed in log space (``logsumexp``), so value and gradient
+    stay finite and accurate for any logits.
+
+    S is the registered buffer ``similarity``, so it follows ``.to(device)`` and
+    ``.to(dtype)``. Half-precision outputs are computed in float32 (the loss is float32),
+    as ``F.cross_entropy`` is under autocast.
+
+    Args:
+        similarity: a :class:`~structloss.Similarity`, or an n x n matrix (array or tensor)
+            with values in [0, 1] and a unit diagonal. ``similarity[i, j]`` is the credit for
+            predicting class j when the truth is i.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        ignore_index: a target value that is skipped.
+        validate: check target values on every call (see :class:`~structloss.Objective`).
+
+    Raises:
+        StructureError: for a matrix out of [0, 1], non-finite, or without a unit diagonal.
+        InputError: for a non-square matrix, a bad reduction or ignore_index.
+
+    Example::
+
+        >>> loss = SimLoss(Similarity.identity(["a", "b"]))  # cross-entropy
+        >>> loss(torch.zeros(1, 2), torch.tensor([0]))
+        tensor(0.6931)
+    """
+
+    similarity: Tensor
+
+    def __init__(
+        self,
+        similarity: Similarity | np.ndarray | Tensor | Sequence[Any],
+        *,
+        reduction: str = "mean",
+        ignore_index: int = -100,
+        validate: bool = True,
+    ) -> None:
+        structure = _as_similarity(similarity)
+        super().__init__(
+            structure.num_classes,
+            reduction=reduction,
+            ignore_index=ignore_index,
+            validate=validate,
+        )
+        self.classes = structure.classes
+        self.register_buffer(
+            "similarity", torch.tensor(structure.matrix, dtype=torch.get_default_dtype())
+        )
+
+    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """Return the SimLoss of ``outputs`` (logits, (batch, classes)) against ``target``.
+
+        Raises:
+            InputError: for bad shapes, dtypes, devices or labels (see ``check_inputs``), or
+                outputs on another device than the loss.
+        """
+        index, valid = self.check_inputs(outputs, target)
+        if self.similarity.device != outputs.device:
+            raise InputError(
+                f"outputs are on {outputs.device} but the loss's similarity matrix is on"
+                f" {self.similarity.device}; move the loss with loss.to(device)"
+            )
+        # half-precision outputs are computed in float32, as cross-entropy is under autocast
+        logits = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
+        similarity = self.similarity.to(logits.dtype)
+        if torch.compiler.is_compiling():
+            # the eager kernel branches on the data (underflow fallback); traced graphs use
+            # the branch-free log-space form, which the compiler fuses
+            per_sample = _log_space_simloss(logits, similarity, index)
+        else:
+            per_sample = _SimLossFunction.apply(logits, similarity, index)
+        return self.reduce(per_sample, valid)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, ignore_index={self.ignore_index}"
+
+
+def build_simloss(
+    context: LossContext, *, reduction: str = "mean", ignore_index: int = -100
+) -> SimLoss:
+    """Factory of loss ``simloss``: SimLoss over the configured similarity.
+
+    ``compose`` hands over the structure already converted to a :class:`Similarity`
+    (hierarchies through ``[convert] rule``/``decay``, embeddings through
+    ``[convert] lower_bound``).
+
+    Args:
+        context: the loss context; ``context.structure`` must be a Similarity.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        ignore_index: a target value that is skipped.
+
+    Raises:
+        IncompatibleStructureError: when the context holds no similarity.
+    """
+    structure = context.structure
+    if not isinstance(structure, Similarity):
+        found = "no structure" if structure is None else f"a {structure.kind}"
+        raise IncompatibleStructureError(
+            f"loss 'simloss' needs a similarity, got {found}; add a [structure] table"
+            " (e.g. provider = 'ordinal', 'hierarchy-file' or 'embedding-similarity')"
+        )
+    return SimLoss(structure, reduction=reduction, ignore_index=ignore_index)
