@@ -26,6 +26,7 @@ def multi_hot(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    check: bool = True,
 ) -> Tensor:
     """Return ``target`` as a (batch, num_classes) multi-hot tensor of ``dtype``.
 
@@ -34,6 +35,8 @@ def multi_hot(
         num_classes: the number of classes.
         device: where the result lives (default: the target's device, or CPU for lists).
         dtype: the result's floating dtype.
+        check: verify tensor values lie in [0, 1] (a pass over the data; bool tensors never
+            need it).
 
     Raises:
         InputError: for 1-D class indices, a wrong width, values outside [0, 1], or label
@@ -54,7 +57,11 @@ def multi_hot(
         if target.is_complex():
             raise InputError(f"multi-hot targets must be real, got {target.dtype}")
         out = target.to(device=device or target.device, dtype=dtype)
-        if bool(((out < 0) | (out > 1) | out.isnan()).any()):
+        if (
+            check
+            and target.dtype != torch.bool
+            and bool(((out < 0) | (out > 1) | out.isnan()).any())
+        ):
             raise InputError("multi-hot targets must hold values in [0, 1] (1 = label present)")
         return out
     if isinstance(target, str | bytes) or not isinstance(target, Sequence):
@@ -124,5 +131,8 @@ def label_pairs(labels: Any, num_classes: int) -> tuple[np.ndarray, np.ndarray, 
     else:
         rows, cols = _pairs_from_sets(list(labels), num_classes)
         count = len(labels)
-    pairs = np.unique(np.stack([rows, cols]).astype(np.int64), axis=1)
-    return pairs[0], pairs[1], int(count)
+    # one sort of encoded pairs is far cheaper than np.unique(..., axis=1) on large data
+    codes = np.unique(
+        np.asarray(rows, dtype=np.int64) * num_classes + np.asarray(cols, dtype=np.int64)
+    )
+    return codes // num_classes, codes % num_classes, int(count)

@@ -182,7 +182,13 @@ class Objective(nn.Module):
             )
         if not outputs.is_floating_point():
             raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
-        hot = multi_hot(target, self.num_classes, device=outputs.device, dtype=outputs.dtype)
+        hot = multi_hot(
+            target,
+            self.num_classes,
+            device=outputs.device,
+            dtype=outputs.dtype,
+            check=self.validate and not _is_compiling(),
+        )
         if hot.shape[0] != outputs.shape[0]:
             raise InputError(
                 f"{name} got {hot.shape[0]} targets for a batch of {outputs.shape[0]} outputs"
