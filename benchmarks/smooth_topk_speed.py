@@ -1,0 +1,125 @@
+"""Smooth top-k vs ``F.cross_entropy``: forward + backward time, side by side.
+
+Run ``python benchmarks/smooth_topk_speed.py``. On the CPU it times the torch backend of
+``smooth-topk`` against cross-entropy at batch 256 for n in {1000, 10000} and k in {1, 5};
+with a CUDA device and triton it then times the Triton backend, the torch backend and
+cross-entropy on the GPU. Each configuration is timed in interleaved repeats (so drift in
+machine load hits all alike); the table shows medians and ratios to cross-entropy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from structloss_smooth_topk import smooth_topk_torch
+
+Step = Callable[[], None]
+
+
+def median_times(
+    steps: dict[str, Step], repeats: int, sync: Callable[[], None]
+) -> dict[str, float]:
+    """Median seconds of each step over interleaved repeats (after 3 warm-up rounds)."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for round_ in range(3 + repeats):
+        for name, step in steps.items():
+            sync()
+            start = time.perf_counter()
+            step()
+            sync()
+            if round_ >= 3:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def steps_for(
+    batch: int, classes: int, k: int, device: str, kernels: dict[str, Callable[..., torch.Tensor]]
+) -> dict[str, Step]:
+    """Forward + backward closures of cross-entropy and of each smooth top-k kernel."""
+    generator = torch.Generator().manual_seed(classes + k)
+    logits = torch.randn(batch, classes, generator=generator).to(device).requires_grad_()
+    target = torch.randint(classes, (batch,), generator=generator).to(device)
+
+    def make(loss: Callable[[], torch.Tensor]) -> Step:
+        def step() -> None:
+            logits.grad = None
+            loss().backward()
+
+        return step
+
+    steps = {"cross-entropy": make(lambda: F.cross_entropy(logits, target))}
+    for name, kernel in kernels.items():
+        steps[name] = make(lambda kernel=kernel: kernel(logits, target, k, 1.0, 1.0).mean())
+    return steps
+
+
+def table(
+    title: str,
+    device: str,
+    kernels: dict[str, Callable[..., torch.Tensor]],
+    args: argparse.Namespace,
+    sync: Callable[[], None],
+) -> None:
+    """Print one markdown table: medians in ms and ratios to cross-entropy."""
+    names = ["cross-entropy", *kernels]
+    print(f"\n{title}")
+    header = " | ".join(f"{name} (ms)" for name in names)
+    ratios = " | ".join(f"{name} / CE" for name in kernels)
+    print(f"| classes | k | {header} | {ratios} |")
+    print("| ---: | ---: |" + " ---: |" * (len(names) + len(kernels)))
+    for classes in args.classes:
+        for k in args.k:
+            steps = steps_for(args.batch, classes, k, device, kernels)
+            medians = median_times(steps, args.repeats, sync)
+            ce = medians["cross-entropy"]
+            cells = " | ".join(f"{medians[name] * 1e3:.3f}" for name in names)
+            rel = " | ".join(f"{medians[name] / ce:.1f}" for name in kernels)
+            print(f"| {classes} | {k} | {cells} | {rel} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the CPU table and, where CUDA and triton are available, the GPU table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch}")
+    table(
+        "CPU: forward + backward, torch backend",
+        "cpu",
+        {"smooth-topk torch": smooth_topk_torch},
+        args,
+        lambda: None,
+    )
+    if not torch.cuda.is_available():
+        print("\nGPU part skipped: no CUDA device.")
+        return
+    if importlib.util.find_spec("triton") is None:
+        print("\nGPU part skipped: triton is not installed.")
+        return
+    from structloss_smooth_topk.triton_kernel import smooth_topk_triton
+
+    print(f"\nGPU: {torch.cuda.get_device_name()}")
+    table(
+        "GPU: forward + backward, Triton and torch backends",
+        "cuda",
+        {"smooth-topk triton": smooth_topk_triton, "smooth-topk torch": smooth_topk_torch},
+        args,
+        torch.cuda.synchronize,
+    )
+
+
+if __name__ == "__main__":
+    main()
