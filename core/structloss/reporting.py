@@ -106,9 +106,7 @@ def sweep_table(results: Sequence[TrialResult], metric: str, parameter: str) -> 
     cells: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         if r.skipped is None and metric in r.final:
-            cells[r.key.split("-" + parameter, 1)[0].rsplit("-seed", 1)[0]][r.param].append(
-                r.final[metric]
-            )
+            cells[r.label or r.loss][r.param].append(r.final[metric])
     for loss, by_value in cells.items():
         table.add_row(loss, *[_mean_std(by_value.get(v, [])) for v in values])
     return table
