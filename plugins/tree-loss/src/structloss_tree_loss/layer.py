@@ -1,0 +1,293 @@
+"""The tree loss's last layer: class weights are sums of node vectors down a class tree.
+
+``TreeLinear`` holds one learnable vector per node of a :class:`structloss.Hierarchy`
+(``V``, nodes x in_features). Class c's weight vector is the sum of the vectors on its path
+from the root, ``W = A V`` with ``A = hierarchy.path_matrix()``, and the layer returns the
+ordinary logits ``x W^T + b``. Classes that share ancestors share those vectors, so what is
+learnt for one class moves its relatives too.
+
+``W`` is computed without forming ``A``: the partial sums ``S_v = V_v + S_parent(v)`` are
+built one depth level at a time (one vectorised gather-add per level), and the gradient flows
+back the other way, each level adding its rows into its parents. Both directions are
+autograd functions that are each other's adjoint, so higher-order gradients work too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx
+
+from structloss.errors import InputError, StructureError
+from structloss.structures import Hierarchy
+
+__all__ = ["TreeLinear", "node_variance_shares"]
+
+Levels = tuple[tuple[int, int], ...]
+
+
+def node_variance_shares(hierarchy: Hierarchy) -> np.ndarray:
+    """Return each node's share of a class weight's initial variance; shares on a path sum to 1.
+
+    With ``F(v) = (depth(v) + 1) / (depth(v) + 1 + height(v))`` (root depth 0, leaves height 0)
+    node v gets ``F(v) - F(parent(v))``, and the root ``F(root) = 1 / (1 + tree height)``.
+    ``F`` grows strictly down every path and is 1 at every leaf, so the shares are positive and
+    telescope to exactly 1 along every root-to-class path, whatever the class's depth. In a tree
+    whose leaves all have depth D every node gets ``1 / (D + 1)``.
+
+    Args:
+        hierarchy: the class tree.
+
+    Returns:
+        A float64 array indexed like ``hierarchy.nodes``.
+    """
+    depth = hierarchy.depths.astype(np.float64)
+    height = hierarchy.heights.astype(np.float64)
+    cumulative = (depth + 1.0) / (depth + 1.0 + height)
+    parents = np.asarray(hierarchy.parents)
+    above = np.where(parents >= 0, cumulative[np.maximum(parents, 0)], 0.0)
+    return cumulative - above
+
+
+def _tree_indices(hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray, Levels]:
+    """Index tables of the level-wise path sums over the internal nodes.
+
+    Returns ``(class_parent, inner_parent, levels)``: each class's parent and each internal
+    node's parent as positions among the internal nodes (``nodes[num_classes:]``; the root's
+    own entry is 0 and never used), and the ``(start, stop)`` slices of the internal nodes at
+    depth 1, 2, ... The internal nodes are listed breadth-first, so each depth is one slice.
+    """
+    classes = hierarchy.num_classes
+    parents = np.asarray(hierarchy.parents, dtype=np.int64)
+    inner_depth = hierarchy.depths[classes:]
+    if inner_depth.size == 0 or inner_depth[0] != 0 or np.any(np.diff(inner_depth) < 0):
+        raise StructureError(
+            "TreeLinear needs the hierarchy's internal nodes listed breadth-first from the root"
+            " after the classes, as Hierarchy.from_parents builds them; rebuild the hierarchy"
+            " with Hierarchy.from_parents(classes, hierarchy.to_parents())"
+        )
+    class_parent = parents[:classes] - classes
+    inner_parent = np.maximum(parents[classes:] - classes, 0)
+    bounds = np.searchsorted(inner_depth, np.arange(int(inner_depth[-1]) + 2)).tolist()
+    levels = tuple((bounds[d], bounds[d + 1]) for d in range(1, len(bounds) - 1))
+    return class_parent, inner_parent, levels
+
+
+def _path_sums(
+    vectors: Tensor, class_parent: Tensor, inner_parent: Tensor, levels: Levels
+) -> Tensor:
+    """``A V``: each class's vector plus the sum over its ancestors, level by level."""
+    classes = class_parent.shape[0]
+    inner = vectors[classes:]
+    sums = torch.empty_like(inner)
+    sums[:1] = inner[:1]
+    for start, stop in levels:  # parents are one level up, already complete
+        torch.index_select(sums[:start], 0, inner_parent[start:stop], out=sums[start:stop])
+        sums[start:stop] += inner[start:stop]
+    return sums.index_select(0, class_parent).add_(vectors[:classes])
+
+
+def _subtree_sums(
+    grad: Tensor, class_parent: Tensor, inner_parent: Tensor, levels: Levels
+) -> Tensor:
+    """``A^T G``: each node's row is the sum of the class rows below it (itself for a class)."""
+    classes = grad.shape[0]
+    out = grad.new_empty((classes + inner_parent.shape[0], grad.shape[1]))
+    out[:classes] = grad
+    inner = out[classes:]
+    inner.zero_()
+    inner.index_add_(0, class_parent, grad)
+    for start, stop in reversed(levels):  # children are complete before their parents
+        inner[:start].index_add_(0, inner_parent[start:stop], inner[start:stop])
+    return out
+
+
+class _PathSum(torch.autograd.Function):
+    """``W = A V``; its gradient is ``A^T dW`` (:class:`_SubtreeSum`)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        vectors: Tensor,
+        class_parent: Tensor,
+        inner_parent: Tensor,
+        levels: Levels,
+    ) -> Tensor:
+        ctx.save_for_backward(class_parent, inner_parent)
+        ctx.levels = levels  # type: ignore[attr-defined]
+        return _path_sums(vectors, class_parent, inner_parent, levels)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
+        class_parent, inner_parent = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        return _SubtreeSum.apply(grad, class_parent, inner_parent, ctx.levels), None, None, None
+
+
+class _SubtreeSum(torch.autograd.Function):
+    """``G = A^T dW``; its gradient is ``A dG`` (:class:`_PathSum`)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        grad: Tensor,
+        class_parent: Tensor,
+        inner_parent: Tensor,
+        levels: Levels,
+    ) -> Tensor:
+        ctx.save_for_backward(class_parent, inner_parent)
+        ctx.levels = levels  # type: ignore[attr-defined]
+        return _subtree_sums(grad, class_parent, inner_parent, levels)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
+        class_parent, inner_parent = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        return _PathSum.apply(grad, class_parent, inner_parent, ctx.levels), None, None, None
+
+
+class TreeLinear(nn.Module):
+    """A linear layer whose class weights are sums of node vectors along a class tree.
+
+    ``forward(x) = x W^T + b`` with ``W = A V``: ``V`` (:attr:`node_vectors`, one row per node
+    of ``hierarchy.nodes``, classes first) and ``A = hierarchy.path_matrix()``, so class c's
+    weight is the sum of the vectors of the nodes on its root path, itself included. The
+    outputs are ordinary class logits in label order.
+
+    The bias (:attr:`bias`) is one number per *class*, not per node: a per-node bias would
+    only re-parameterise the same per-class offsets (the path sums of node biases), so it
+    would add parameters without changing what the layer can express.
+
+    Initialisation (:meth:`reset_parameters`): node v's vector is drawn from
+    ``N(0, s_v / (3 in_features))`` with the shares ``s_v`` of :func:`node_variance_shares`,
+    which sum to 1 along every root-to-class path; every class weight thus starts with
+    ``nn.Linear``'s variance ``1 / (3 in_features)`` per entry, whatever its depth. The bias is
+    drawn like ``nn.Linear``'s, from ``U(-1/sqrt(in_features), 1/sqrt(in_features))``.
+
+    The tree is stored as integer buffers, so ``.to(device)`` moves it and DDP sees only
+    ordinary parameters; the persistent ``parents`` buffer records the tree in the state dict,
+    and loading a state dict saved for another tree is refused.
+
+    Args:
+        hierarchy: the class tree; its classes fix the output order.
+        in_features: size of each input sample.
+        bias: learn a per-class additive bias (as ``nn.Linear``).
+        device: where to create the parameters.
+        dtype: the parameters' floating-point dtype.
+
+    Raises:
+        InputError: for a bad ``in_features``.
+        StructureError: when ``hierarchy`` is not a :class:`~structloss.Hierarchy`.
+    """
+
+    node_vectors: Tensor
+    bias: Tensor | None
+    parents: Tensor
+    class_parent: Tensor
+    inner_parent: Tensor
+    node_variance: Tensor
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        in_features: int,
+        *,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(hierarchy, Hierarchy):
+            raise StructureError(
+                f"TreeLinear needs a structloss.Hierarchy, got {type(hierarchy).__name__};"
+                " build one with Hierarchy.from_parents or a hierarchy structure provider"
+            )
+        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
+            raise InputError(f"in_features must be a positive integer, got {in_features!r}")
+        self.in_features = in_features
+        self.num_classes = hierarchy.num_classes
+        self.num_nodes = hierarchy.num_nodes
+        class_parent, inner_parent, self._levels = _tree_indices(hierarchy)
+        shares = node_variance_shares(hierarchy) / (3.0 * in_features)
+        factory = {"device": device, "dtype": dtype}
+        self.node_vectors = nn.Parameter(torch.empty(self.num_nodes, in_features, **factory))
+        self.bias = nn.Parameter(torch.empty(self.num_classes, **factory)) if bias else None
+        parents = torch.tensor(hierarchy.parents, dtype=torch.int64, device=device)
+        self.register_buffer("parents", parents)
+        self.register_buffer(
+            "class_parent", torch.from_numpy(class_parent).to(device), persistent=False
+        )
+        self.register_buffer(
+            "inner_parent", torch.from_numpy(inner_parent).to(device), persistent=False
+        )
+        variance = torch.from_numpy(shares).to(device=device, dtype=self.node_vectors.dtype)
+        self.register_buffer("node_variance", variance, persistent=False)
+        self.reset_parameters()
+
+    @property
+    def depth(self) -> int:
+        """The number of depth levels below the root (the loop length of the path sums)."""
+        return len(self._levels)
+
+    def reset_parameters(self) -> None:
+        """Draw fresh parameters with the initialisation rule in the class docstring."""
+        with torch.no_grad():
+            self.node_vectors.normal_()
+            self.node_vectors.mul_(self.node_variance.sqrt().unsqueeze(1))
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(self.in_features)
+                self.bias.uniform_(-bound, bound)
+
+    def class_weight(self) -> Tensor:
+        """Return ``W = A V``, the (classes, in_features) weight matrix of the logits."""
+        return _PathSum.apply(  # type: ignore[no-any-return]
+            self.node_vectors, self.class_parent, self.inner_parent, self._levels
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return the class logits ``x W^T + b``, shape (..., classes).
+
+        Raises:
+            InputError: when the last dimension of ``x`` is not ``in_features``.
+        """
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise InputError(
+                f"TreeLinear expects inputs whose last dimension is in_features ="
+                f" {self.in_features}, got shape {tuple(x.shape)}"
+            )
+        return F.linear(x, self.class_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, classes={self.num_classes},"
+            f" nodes={self.num_nodes}, depth={self.depth}, bias={self.bias is not None}"
+        )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        saved = state_dict.get(prefix + "parents")
+        if isinstance(saved, Tensor) and not torch.equal(saved.cpu(), self.parents.cpu()):
+            raise StructureError(
+                f"the state dict at {prefix or '(top level)'!r} was saved for another class tree"
+                f" ({saved.numel()} nodes, this layer has {self.num_nodes}, or the same count"
+                " wired differently); build the TreeLinear from the hierarchy it was trained on"
+            )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )

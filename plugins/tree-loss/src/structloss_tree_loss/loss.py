@@ -1,0 +1,103 @@
+"""The ``tree-loss`` objective: cross-entropy on the logits of a :class:`TreeLinear` head."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from structloss.errors import IncompatibleStructureError, InputError
+from structloss.objective import Objective
+from structloss.specs import LossContext
+from structloss.structures import Hierarchy
+from structloss_tree_loss.layer import TreeLinear
+
+__all__ = ["TreeLoss", "build_tree_loss"]
+
+
+class TreeLoss(Objective):
+    """The tree loss of Wang & Izbicki (2022): cross-entropy through a tree-shaped last layer.
+
+    The structure lives in the last layer, :meth:`head`, a :class:`TreeLinear` whose class
+    weights are sums of node vectors along the hierarchy; the loss itself is softmax
+    cross-entropy on its logits, so :meth:`scores` are the outputs unchanged and the loss
+    equals ``F.cross_entropy`` on them.
+
+    Args:
+        hierarchy: the class tree; its classes are the labels, in order.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        ignore_index: a target value that is skipped.
+        label_smoothing: in [0, 1], as in ``nn.CrossEntropyLoss``.
+
+    Raises:
+        IncompatibleStructureError: when ``hierarchy`` is not a Hierarchy.
+        InputError: for a bad ``reduction``, ``ignore_index`` or ``label_smoothing``.
+    """
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        *,
+        reduction: str = "mean",
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        if not isinstance(hierarchy, Hierarchy):
+            raise IncompatibleStructureError(
+                f"the tree loss needs a Hierarchy, got {type(hierarchy).__name__}; configure a"
+                ' [structure] provider that gives a tree, such as "hierarchy-file"'
+            )
+        super().__init__(hierarchy.num_classes, reduction=reduction, ignore_index=ignore_index)
+        smoothing = float(label_smoothing)
+        if not 0.0 <= smoothing <= 1.0:
+            raise InputError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        self.hierarchy = hierarchy
+        self.label_smoothing = smoothing
+
+    def head(self, in_features: int) -> TreeLinear:
+        """Return a fresh :class:`TreeLinear` from ``in_features`` to this loss's classes."""
+        return TreeLinear(self.hierarchy, in_features)
+
+    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """Return the cross-entropy of the head's logits ``outputs`` against ``target``.
+
+        Raises:
+            InputError: for outputs or targets of the wrong shape, dtype, device or range.
+        """
+        index, valid = self.check_inputs(outputs, target)
+        per_sample = F.cross_entropy(
+            outputs, index, reduction="none", label_smoothing=self.label_smoothing
+        )
+        return self.reduce(per_sample, valid)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, nodes={self.hierarchy.num_nodes},"
+            f" label_smoothing={self.label_smoothing}"
+        )
+
+
+def build_tree_loss(
+    context: LossContext,
+    *,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> TreeLoss:
+    """Factory of loss ``tree-loss``; ``context.structure`` is the class tree.
+
+    Raises:
+        IncompatibleStructureError: when the context holds no hierarchy.
+    """
+    structure = context.structure
+    if not isinstance(structure, Hierarchy):
+        kind = "none" if structure is None else type(structure).__name__
+        raise IncompatibleStructureError(
+            f"loss 'tree-loss' needs a hierarchy, got {kind}; add a [structure] table with a"
+            ' tree provider such as "hierarchy-file" or "wordnet-tree"'
+        )
+    return TreeLoss(
+        structure,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )
