@@ -97,7 +97,7 @@ def test_run_with_small_config(tmp_path, capsys):
     config.write_text(
         'losses = ["cross-entropy", {name = "cross-entropy", label_smoothing = 0.1}]\n'
         "[data]\nbranching = [2, 3]\ndim = 8\ntrain_per_class = 5\ntest_per_class = 5\n"
-        "[train]\nepochs = 2\n[model]\nname = \"linear\"\n"
+        '[train]\nepochs = 2\n[model]\nname = "linear"\n'
     )
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out

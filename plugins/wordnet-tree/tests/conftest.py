@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from structloss_wordnet_tree.testing import write_database
 
 import structloss_wordnet_tree.hooks as hooks
 from structloss import PluginHost
 from structloss.registry import PluginInfo
 from structloss_wordnet_tree import locate
 from structloss_wordnet_tree.database import WordNet
+from structloss_wordnet_tree.testing import write_database
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from structloss_wordnet_tree.testing import TINY, database_bytes, write_zip
 
 from structloss.errors import StructureError
 from structloss_wordnet_tree.database import WordNet, normalize_lemma
+from structloss_wordnet_tree.testing import TINY, database_bytes, write_zip
 
 
 def test_offsets_are_byte_positions_of_lines(tiny_dir: Path, tiny_offsets: dict[str, int]) -> None:

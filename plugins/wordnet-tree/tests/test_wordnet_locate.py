@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from structloss_wordnet_tree.testing import write_database, write_zip
 
 from structloss.errors import StructureError
 from structloss_wordnet_tree import locate
+from structloss_wordnet_tree.testing import write_database, write_zip
 
 
 def _nltk_entry(root: Path, *, zipped: bool = False) -> Path:

@@ -7,12 +7,12 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from structloss_wordnet_tree.testing import Spec, database_bytes
 
 from structloss.errors import StructureError
 from structloss_wordnet_tree.database import WordNet
 from structloss_wordnet_tree.mapping import resolve_classes
 from structloss_wordnet_tree.provider import build_from_wordnet
+from structloss_wordnet_tree.testing import Spec, database_bytes
 from structloss_wordnet_tree.tree import HypernymPaths
 
 CLASSES = ["dog", "poodle", "cat"]
