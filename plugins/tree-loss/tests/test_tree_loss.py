@@ -223,7 +223,9 @@ def test_bias_is_initialised_per_class_like_nn_linear(irregular) -> None:
 def test_to_float64_converts_parameters_and_keeps_index_buffers(irregular) -> None:
     head = TreeLinear(irregular, 4).to(torch.float64)
     assert head.node_vectors.dtype == head.bias.dtype == head.node_variance.dtype == torch.float64
-    assert head.parents.dtype == head.class_parent.dtype == head.inner_parent.dtype == torch.int64
+    index = {n: b for n, b in head.named_buffers() if n not in ("node_variance", "frozen_nodes")}
+    assert all(b.dtype == torch.int64 for b in index.values())
+    assert head.frozen_nodes.dtype == torch.bool
     x = torch.randn(3, 4, dtype=torch.float64)
     torch.testing.assert_close(
         head(x), x @ brute_force_weight(irregular, head.node_vectors.detach()).T + head.bias
@@ -233,7 +235,7 @@ def test_to_float64_converts_parameters_and_keeps_index_buffers(irregular) -> No
 def test_every_tensor_follows_to_device(irregular) -> None:
     head = TreeLinear(irregular, 4).to("meta")
     tensors = [*head.parameters(), *head.buffers()]
-    assert len(tensors) == 6
+    assert len(tensors) == 9
     assert all(t.device.type == "meta" for t in tensors)
     assert head(torch.empty(2, 4, device="meta")).shape == (2, irregular.num_classes)
 
@@ -534,3 +536,18 @@ def test_the_package_exports_the_public_names(trees) -> None:
         "node_variance_shares",
     }
     assert isinstance(TreeLoss(trees["flat"]), structloss.Objective)
+
+
+def test_the_tree_loss_keeps_the_root_vector_fixed(irregular) -> None:
+    # cross-entropy cannot see a shift shared by all logits: the root gets no gradient at all
+    loss = TreeLoss(irregular)
+    head = loss.head(4)
+    x = torch.randn(6, 4)
+    target = torch.randint(irregular.num_classes, (6,))
+    loss(head(x), target).backward()
+    root = irregular.root_index
+    assert torch.count_nonzero(head.node_vectors.grad[root]) == 0
+    assert torch.count_nonzero(head.node_vectors.grad[:root]) > 0
+    trainable = TreeLinear(irregular, 4)
+    (trainable(x) ** 2).sum().backward()
+    assert torch.count_nonzero(trainable.node_vectors.grad[root]) > 0

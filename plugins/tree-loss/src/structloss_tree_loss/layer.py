@@ -6,10 +6,12 @@ from the root, ``W = A V`` with ``A = hierarchy.path_matrix()``, and the layer r
 ordinary logits ``x W^T + b``. Classes that share ancestors share those vectors, so what is
 learnt for one class moves its relatives too.
 
-``W`` is computed without forming ``A``: the partial sums ``S_v = V_v + S_parent(v)`` are
-built one depth level at a time (one vectorised gather-add per level), and the gradient flows
-back the other way, each level adding its rows into its parents. Both directions are
-autograd functions that are each other's adjoint, so higher-order gradients work too.
+``W`` is computed without forming ``A``: one ``embedding_bag`` sums, for every class, the rows
+of ``V`` on its path (a single vectorised gather-sum). The gradient ``A^T dW`` flows back up
+the tree one depth level at a time: each class row is added into its parent, then each
+level's rows into their parents, deepest first, so every node collects the class rows below
+it in O(nodes x features) work. The two directions are autograd functions that are each
+other's adjoint, so higher-order gradients work too.
 """
 
 from __future__ import annotations
@@ -55,42 +57,55 @@ def node_variance_shares(hierarchy: Hierarchy) -> np.ndarray:
     return cumulative - above
 
 
-def _tree_indices(hierarchy: Hierarchy) -> tuple[np.ndarray, np.ndarray, Levels]:
-    """Index tables of the level-wise path sums over the internal nodes.
+def _tree_indices(hierarchy: Hierarchy) -> tuple[np.ndarray, ...]:
+    """Index tables of the path sums and of their transpose.
 
-    Returns ``(class_parent, inner_parent, levels)``: each class's parent and each internal
-    node's parent as positions among the internal nodes (``nodes[num_classes:]``; the root's
-    own entry is 0 and never used), and the ``(start, stop)`` slices of the internal nodes at
-    depth 1, 2, ... The internal nodes are listed breadth-first, so each depth is one slice.
+    Returns ``(path_index, path_offsets, class_parent, inner_parent)``: the node indices on
+    every class's root path, class after class, with each class's start offset (the
+    ``embedding_bag`` form of ``A``); each class's parent and each internal node's parent as
+    positions among the internal nodes (``nodes[num_classes:]``; the root's own entry is 0
+    and never used).
     """
     classes = hierarchy.num_classes
     parents = np.asarray(hierarchy.parents, dtype=np.int64)
-    inner_depth = hierarchy.depths[classes:]
+    owners, members = [], []
+    owner, node = np.arange(classes), np.arange(classes)
+    while node.size:  # one step up every unfinished path at a time
+        owners.append(owner)
+        members.append(node)
+        up = parents[node]
+        keep = up >= 0
+        owner, node = owner[keep], up[keep]
+    owner, node = np.concatenate(owners), np.concatenate(members)
+    order = np.lexsort((hierarchy.depths[node], owner))  # by class, then root first
+    path_index = node[order]
+    path_offsets = np.searchsorted(owner[order], np.arange(classes))
+    class_parent = parents[:classes] - classes
+    inner_parent = np.maximum(parents[classes:] - classes, 0)
+    return path_index, path_offsets, class_parent, inner_parent
+
+
+def _depth_levels(hierarchy: Hierarchy) -> Levels:
+    """The ``(start, stop)`` slices of the internal nodes at depth 1, 2, ...
+
+    Raises:
+        StructureError: when the internal nodes are not listed breadth-first after the
+            classes, as :meth:`Hierarchy.from_parents` lists them.
+    """
+    inner_depth = hierarchy.depths[hierarchy.num_classes :]
     if inner_depth.size == 0 or inner_depth[0] != 0 or np.any(np.diff(inner_depth) < 0):
         raise StructureError(
             "TreeLinear needs the hierarchy's internal nodes listed breadth-first from the root"
             " after the classes, as Hierarchy.from_parents builds them; rebuild the hierarchy"
             " with Hierarchy.from_parents(classes, hierarchy.to_parents())"
         )
-    class_parent = parents[:classes] - classes
-    inner_parent = np.maximum(parents[classes:] - classes, 0)
     bounds = np.searchsorted(inner_depth, np.arange(int(inner_depth[-1]) + 2)).tolist()
-    levels = tuple((bounds[d], bounds[d + 1]) for d in range(1, len(bounds) - 1))
-    return class_parent, inner_parent, levels
+    return tuple((bounds[d], bounds[d + 1]) for d in range(1, len(bounds) - 1))
 
 
-def _path_sums(
-    vectors: Tensor, class_parent: Tensor, inner_parent: Tensor, levels: Levels
-) -> Tensor:
-    """``A V``: each class's vector plus the sum over its ancestors, level by level."""
-    classes = class_parent.shape[0]
-    inner = vectors[classes:]
-    sums = torch.empty_like(inner)
-    sums[:1] = inner[:1]
-    for start, stop in levels:  # parents are one level up, already complete
-        torch.index_select(sums[:start], 0, inner_parent[start:stop], out=sums[start:stop])
-        sums[start:stop] += inner[start:stop]
-    return sums.index_select(0, class_parent).add_(vectors[:classes])
+def _path_sums(vectors: Tensor, path_index: Tensor, path_offsets: Tensor) -> Tensor:
+    """``A V``: for each class, the sum of the node vectors on its root path."""
+    return F.embedding_bag(path_index, vectors, path_offsets, mode="sum")
 
 
 def _subtree_sums(
@@ -115,20 +130,22 @@ class _PathSum(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx,
         vectors: Tensor,
+        path_index: Tensor,
+        path_offsets: Tensor,
         class_parent: Tensor,
         inner_parent: Tensor,
         levels: Levels,
     ) -> Tensor:
-        ctx.save_for_backward(class_parent, inner_parent)
+        ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
         ctx.levels = levels  # type: ignore[attr-defined]
-        return _path_sums(vectors, class_parent, inner_parent, levels)
+        return _path_sums(vectors, path_index, path_offsets)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
-        class_parent, inner_parent = ctx.saved_tensors
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        return _SubtreeSum.apply(grad, class_parent, inner_parent, ctx.levels), None, None, None
+            return (None,) * 6
+        tree = (*ctx.saved_tensors, ctx.levels)
+        return _SubtreeSum.apply(grad, *tree), None, None, None, None, None
 
 
 class _SubtreeSum(torch.autograd.Function):
@@ -138,20 +155,22 @@ class _SubtreeSum(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: FunctionCtx,
         grad: Tensor,
+        path_index: Tensor,
+        path_offsets: Tensor,
         class_parent: Tensor,
         inner_parent: Tensor,
         levels: Levels,
     ) -> Tensor:
-        ctx.save_for_backward(class_parent, inner_parent)
+        ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
         ctx.levels = levels  # type: ignore[attr-defined]
         return _subtree_sums(grad, class_parent, inner_parent, levels)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
-        class_parent, inner_parent = ctx.saved_tensors
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        return _PathSum.apply(grad, class_parent, inner_parent, ctx.levels), None, None, None
+            return (None,) * 6
+        tree = (*ctx.saved_tensors, ctx.levels)
+        return _PathSum.apply(grad, *tree), None, None, None, None, None
 
 
 class TreeLinear(nn.Module):
@@ -180,6 +199,11 @@ class TreeLinear(nn.Module):
         hierarchy: the class tree; its classes fix the output order.
         in_features: size of each input sample.
         bias: learn a per-class additive bias (as ``nn.Linear``).
+        train_root: let the root's vector learn. The root is on every class's path, so its
+            vector adds ``x . v_root`` to every logit alike; under a softmax loss its gradient
+            is exactly zero in exact arithmetic and only rounding noise in practice, which
+            adaptive optimisers (Adam) would amplify into a random drift. ``False`` keeps it
+            at its initial value (no gradient flows to it); the tree loss does that.
         device: where to create the parameters.
         dtype: the parameters' floating-point dtype.
 
@@ -191,9 +215,12 @@ class TreeLinear(nn.Module):
     node_vectors: Tensor
     bias: Tensor | None
     parents: Tensor
+    path_index: Tensor
+    path_offsets: Tensor
     class_parent: Tensor
     inner_parent: Tensor
     node_variance: Tensor
+    frozen_nodes: Tensor
 
     def __init__(
         self,
@@ -201,10 +228,12 @@ class TreeLinear(nn.Module):
         in_features: int,
         *,
         bias: bool = True,
+        train_root: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        self.train_root = train_root
         if not isinstance(hierarchy, Hierarchy):
             raise StructureError(
                 f"TreeLinear needs a structloss.Hierarchy, got {type(hierarchy).__name__};"
@@ -215,26 +244,26 @@ class TreeLinear(nn.Module):
         self.in_features = in_features
         self.num_classes = hierarchy.num_classes
         self.num_nodes = hierarchy.num_nodes
-        class_parent, inner_parent, self._levels = _tree_indices(hierarchy)
+        self._levels = _depth_levels(hierarchy)
         shares = node_variance_shares(hierarchy) / (3.0 * in_features)
         factory = {"device": device, "dtype": dtype}
         self.node_vectors = nn.Parameter(torch.empty(self.num_nodes, in_features, **factory))
         self.bias = nn.Parameter(torch.empty(self.num_classes, **factory)) if bias else None
         parents = torch.tensor(hierarchy.parents, dtype=torch.int64, device=device)
         self.register_buffer("parents", parents)
-        self.register_buffer(
-            "class_parent", torch.from_numpy(class_parent).to(device), persistent=False
-        )
-        self.register_buffer(
-            "inner_parent", torch.from_numpy(inner_parent).to(device), persistent=False
-        )
+        names = ("path_index", "path_offsets", "class_parent", "inner_parent")
+        for name, table in zip(names, _tree_indices(hierarchy), strict=True):
+            self.register_buffer(name, torch.from_numpy(table).to(device), persistent=False)
         variance = torch.from_numpy(shares).to(device=device, dtype=self.node_vectors.dtype)
         self.register_buffer("node_variance", variance, persistent=False)
+        frozen = torch.zeros(self.num_nodes, 1, dtype=torch.bool, device=device)
+        frozen[hierarchy.root_index] = not train_root
+        self.register_buffer("frozen_nodes", frozen, persistent=False)
         self.reset_parameters()
 
     @property
     def depth(self) -> int:
-        """The number of depth levels below the root (the loop length of the path sums)."""
+        """The depth of the deepest internal node (the loop length of the backward pass)."""
         return len(self._levels)
 
     def reset_parameters(self) -> None:
@@ -248,8 +277,16 @@ class TreeLinear(nn.Module):
 
     def class_weight(self) -> Tensor:
         """Return ``W = A V``, the (classes, in_features) weight matrix of the logits."""
+        vectors = self.node_vectors
+        if not self.train_root:
+            vectors = torch.where(self.frozen_nodes, vectors.detach(), vectors)
         return _PathSum.apply(  # type: ignore[no-any-return]
-            self.node_vectors, self.class_parent, self.inner_parent, self._levels
+            vectors,
+            self.path_index,
+            self.path_offsets,
+            self.class_parent,
+            self.inner_parent,
+            self._levels,
         )
 
     def forward(self, x: Tensor) -> Tensor:

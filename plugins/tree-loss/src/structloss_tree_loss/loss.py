@@ -54,8 +54,12 @@ class TreeLoss(Objective):
         self.label_smoothing = smoothing
 
     def head(self, in_features: int) -> TreeLinear:
-        """Return a fresh :class:`TreeLinear` from ``in_features`` to this loss's classes."""
-        return TreeLinear(self.hierarchy, in_features)
+        """Return a fresh :class:`TreeLinear` from ``in_features`` to this loss's classes.
+
+        The root's vector stays at its initial value (``train_root=False``): cross-entropy is
+        blind to a shift shared by all logits, so the root would only learn rounding noise.
+        """
+        return TreeLinear(self.hierarchy, in_features, train_root=False)
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy of the head's logits ``outputs`` against ``target``.
