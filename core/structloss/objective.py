@@ -104,6 +104,23 @@ class Objective(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     # -- helpers for subclasses ---------------------------------------------------------
+    def check_outputs(self, outputs: Tensor) -> None:
+        """Check that ``outputs`` is a floating (batch, output_size) tensor.
+
+        Raises:
+            InputError: naming the expected shape and pointing at :meth:`head`.
+        """
+        name = type(self).__name__
+        if not isinstance(outputs, Tensor):
+            raise InputError(f"{name} expects a tensor of outputs, got {type(outputs).__name__}")
+        if outputs.ndim != 2 or outputs.shape[1] != self.output_size:
+            raise InputError(
+                f"{name} expects outputs of shape (batch, {self.output_size}), got"
+                f" {tuple(outputs.shape)}; build the last layer with objective.head(in_features)"
+            )
+        if not outputs.is_floating_point():
+            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+
     def check_inputs(self, outputs: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """Validate a single-label batch; return ``(target as int64, valid mask)``.
 
@@ -119,13 +136,7 @@ class Objective(nn.Module):
                 f"{name} expects tensors (outputs, target), got"
                 f" ({type(outputs).__name__}, {type(target).__name__})"
             )
-        if outputs.ndim != 2 or outputs.shape[1] != self.output_size:
-            raise InputError(
-                f"{name} expects outputs of shape (batch, {self.output_size}), got"
-                f" {tuple(outputs.shape)}; build the last layer with objective.head(in_features)"
-            )
-        if not outputs.is_floating_point():
-            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        self.check_outputs(outputs)
         if target.ndim == 2 and target.shape == outputs.shape and not self.multilabel:
             raise InputError(
                 f"{name} is a single-label loss but got a (batch, classes) target, which looks"
@@ -170,18 +181,7 @@ class Objective(nn.Module):
             InputError: for 1-D class indices (a single-label target), bad shapes or values.
         """
         name = type(self).__name__
-        if (
-            not isinstance(outputs, Tensor)
-            or outputs.ndim != 2
-            or outputs.shape[1] != self.output_size
-        ):
-            shape = tuple(outputs.shape) if isinstance(outputs, Tensor) else type(outputs).__name__
-            raise InputError(
-                f"{name} expects outputs of shape (batch, {self.output_size}), got {shape};"
-                " build the last layer with objective.head(in_features)"
-            )
-        if not outputs.is_floating_point():
-            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        self.check_outputs(outputs)
         hot = multi_hot(
             target,
             self.num_classes,

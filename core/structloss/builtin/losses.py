@@ -69,15 +69,7 @@ class CrossEntropy(Objective):
     def _probability_forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Cross-entropy against (batch, classes) probability targets, as ``F.cross_entropy``."""
         name = type(self).__name__
-        if not isinstance(outputs, Tensor):
-            raise InputError(f"{name} expects a tensor of outputs, got {type(outputs).__name__}")
-        if outputs.ndim != 2 or outputs.shape[1] != self.output_size:
-            raise InputError(
-                f"{name} expects outputs of shape (batch, {self.output_size}), got"
-                f" {tuple(outputs.shape)}; build the last layer with objective.head(in_features)"
-            )
-        if not outputs.is_floating_point():
-            raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
+        self.check_outputs(outputs)
         if target.shape != outputs.shape:
             raise InputError(
                 f"{name} expects probability targets of the outputs' shape"
