@@ -46,11 +46,11 @@ def _log_space_simloss(logits: Tensor, similarity: Tensor, index: Tensor) -> Ten
 
 
 class _SimLossFunction(torch.autograd.Function):
-    """Per-sample SimLoss with one exponential pass forward and an exact backward.
+    """Per-sample SimLoss from one fused softmax forward, with an exact backward.
 
-    With ``e = exp(z - max z)``, ``s1 = sum e`` and ``s2 = sum_c S[y, c] e_c``, the loss is
-    ``log s1 - log s2`` and its gradient ``e / s1 - S[y] e / s2`` (softmax minus the
-    similarity-weighted softmax). Rows whose ``s2`` would lose precision to underflow (every
+    With ``p = softmax(z)`` and the credited mass ``c = sum_c S[y, c] p_c``, the loss is
+    ``-log c`` and its gradient ``p * (1 - S[y] / c)`` (softmax minus the
+    similarity-weighted softmax). Rows whose ``c`` would lose precision to underflow (every
     credited class scored far below the best one) are computed in log space instead:
     ``logsumexp(z) - logsumexp(z + log S[y])``, with the same gradient written as
     ``softmax(z) - softmax(z + log S[y])``. Both forms are exact; the switch only avoids
@@ -59,36 +59,33 @@ class _SimLossFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, logits: Tensor, similarity: Tensor, index: Tensor) -> Tensor:
-        shift = logits.amax(dim=1, keepdim=True)
-        e = (logits - shift).exp_()
-        s1 = e.sum(dim=1)
+        p = torch.softmax(logits, dim=1)
         rows = similarity.index_select(0, index)
-        s2 = torch.bmm(rows.unsqueeze(1), e.unsqueeze(2)).view(-1)  # row-wise dot, no temporary
-        loss = s1.log() - s2.log()
+        credit = torch.bmm(rows.unsqueeze(1), p.unsqueeze(2)).view(-1)  # row-wise dot
+        loss = -credit.log()
         finfo = torch.finfo(logits.dtype)
-        low = s2 < finfo.tiny / finfo.eps
+        low = credit < finfo.tiny / finfo.eps
         fallback = None
         if bool(low.any()):
             which = low.nonzero().squeeze(1)
             z = logits.index_select(0, which)
-            with np.errstate(divide="ignore"):
-                credited = z + rows.index_select(0, which).log()
+            credited = z + rows.index_select(0, which).log()
             loss[which] = torch.logsumexp(z, dim=1) - torch.logsumexp(credited, dim=1)
             fallback = (which, torch.softmax(z, dim=1) - torch.softmax(credited, dim=1))
         ctx.fallback = fallback
-        ctx.save_for_backward(logits, e, rows, s1, s2)
+        ctx.save_for_backward(logits, p, rows, credit)
         return loss
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
-        logits, e, rows, s1, s2 = ctx.saved_tensors
+        logits, p, rows, credit = ctx.saved_tensors
         if torch.is_grad_enabled():
             # create_graph=True (double backward): the same gradient from differentiable ops
             credited = logits + rows.log()
             unit = torch.softmax(logits, dim=1) - torch.softmax(credited, dim=1)
             return grad[:, None] * unit, None, None
-        # e / s1 - rows * e / s2 with a single temporary
-        out = rows.mul((-grad / s2)[:, None]).add_((grad / s1)[:, None]).mul_(e)
+        # g * p * (1 - S[y] / c) in two passes over (batch, classes)
+        out = torch.addcmul(grad[:, None], rows, (-grad / credit)[:, None]).mul_(p)
         if ctx.fallback is not None:
             which, unit = ctx.fallback
             out[which] = grad[which, None] * unit
@@ -100,12 +97,12 @@ class SimLoss(Objective):
 
     Only the batch's rows of ``S`` are gathered, so time and memory are
     O(batch x classes); no (batch, classes, classes) tensor or full ``S p`` product is
-    formed. With ``e = exp(z - max z)``::
+    formed. With ``p = softmax(z)``::
 
-        L = log(sum_c e_c) - log(sum_c S[y, c] e_c)
+        L = -log(sum_c S[y, c] p_c)
 
-    one exponential pass serves both sums, and a custom backward gives the exact gradient
-    ``softmax(z) - S[y] softmax(z) / (S[y] . softmax(z))``. Zero similarities contribute
+    one fused softmax and one row-wise dot give the value, and a custom backward gives the
+    exact gradient ``p - S[y] p / (S[y] . p)`` in two passes. Zero similarities contribute
     exactly nothing to value and gradient; the unit diagonal keeps every sum non-empty.
     Rows where every credited class scores so far below the best class that the second
     sum would underflow are computed in log space (``logsumexp``), so value and gradient
