@@ -223,9 +223,8 @@ def test_bias_is_initialised_per_class_like_nn_linear(irregular) -> None:
 def test_to_float64_converts_parameters_and_keeps_index_buffers(irregular) -> None:
     head = TreeLinear(irregular, 4).to(torch.float64)
     assert head.node_vectors.dtype == head.bias.dtype == head.node_variance.dtype == torch.float64
-    index = {n: b for n, b in head.named_buffers() if n not in ("node_variance", "frozen_nodes")}
+    index = {n: b for n, b in head.named_buffers() if n != "node_variance"}
     assert all(b.dtype == torch.int64 for b in index.values())
-    assert head.frozen_nodes.dtype == torch.bool
     x = torch.randn(3, 4, dtype=torch.float64)
     torch.testing.assert_close(
         head(x), x @ brute_force_weight(irregular, head.node_vectors.detach()).T + head.bias
@@ -235,7 +234,7 @@ def test_to_float64_converts_parameters_and_keeps_index_buffers(irregular) -> No
 def test_every_tensor_follows_to_device(irregular) -> None:
     head = TreeLinear(irregular, 4).to("meta")
     tensors = [*head.parameters(), *head.buffers()]
-    assert len(tensors) == 9
+    assert len(tensors) == 8
     assert all(t.device.type == "meta" for t in tensors)
     assert head(torch.empty(2, 4, device="meta")).shape == (2, irregular.num_classes)
 
@@ -551,3 +550,25 @@ def test_the_tree_loss_keeps_the_root_vector_fixed(irregular) -> None:
     trainable = TreeLinear(irregular, 4)
     (trainable(x) ** 2).sum().backward()
     assert torch.count_nonzero(trainable.node_vectors.grad[root]) > 0
+
+
+def test_frozen_root_gradient_is_the_transpose_without_the_root_row(make_tree) -> None:
+    tree = make_tree(5, 6, 8)
+    head = TreeLinear(tree, 3, train_root=False, dtype=torch.float64)
+    cotangent = torch.randn(tree.num_classes, 3, dtype=torch.float64)
+    weight = head.class_weight()
+    torch.testing.assert_close(weight, brute_force_weight(tree, head.node_vectors.detach()))
+    (grad,) = torch.autograd.grad(weight, head.node_vectors, cotangent, create_graph=True)
+    path = torch.from_numpy(tree.path_matrix(np.float64))
+    expected = path.T @ cotangent
+    expected[tree.root_index] = 0
+    torch.testing.assert_close(grad, expected, rtol=0, atol=1e-12)
+    # double backward: d<grad, probe>/d cotangent = A P probe
+    probe = torch.randn_like(grad)
+    cotangent.requires_grad_(True)
+    weight = head.class_weight()
+    (grad,) = torch.autograd.grad(weight, head.node_vectors, cotangent, create_graph=True)
+    (second,) = torch.autograd.grad((grad * probe).sum(), cotangent)
+    masked = probe.clone()
+    masked[tree.root_index] = 0
+    torch.testing.assert_close(second, path @ masked, rtol=0, atol=1e-12)

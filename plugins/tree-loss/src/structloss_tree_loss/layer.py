@@ -109,9 +109,12 @@ def _path_sums(vectors: Tensor, path_index: Tensor, path_offsets: Tensor) -> Ten
 
 
 def _subtree_sums(
-    grad: Tensor, class_parent: Tensor, inner_parent: Tensor, levels: Levels
+    grad: Tensor, class_parent: Tensor, inner_parent: Tensor, levels: Levels, frozen_root: bool
 ) -> Tensor:
-    """``A^T G``: each node's row is the sum of the class rows below it (itself for a class)."""
+    """``A^T G``: each node's row is the sum of the class rows below it (itself for a class).
+
+    With ``frozen_root`` the root's row is 0 instead (``P A^T G``, P zeroing the root row).
+    """
     classes = grad.shape[0]
     out = grad.new_empty((classes + inner_parent.shape[0], grad.shape[1]))
     out[:classes] = grad
@@ -120,11 +123,16 @@ def _subtree_sums(
     inner.index_add_(0, class_parent, grad)
     for start, stop in reversed(levels):  # children are complete before their parents
         inner[:start].index_add_(0, inner_parent[start:stop], inner[start:stop])
+    if frozen_root:
+        inner[0] = 0  # the root is the first internal node
     return out
 
 
 class _PathSum(torch.autograd.Function):
-    """``W = A V``; its gradient is ``A^T dW`` (:class:`_SubtreeSum`)."""
+    """``W = A V``; its gradient is ``A^T dW`` (:class:`_SubtreeSum`).
+
+    With ``frozen_root`` the root's vector is treated as a constant: its gradient is 0.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -135,21 +143,22 @@ class _PathSum(torch.autograd.Function):
         class_parent: Tensor,
         inner_parent: Tensor,
         levels: Levels,
+        frozen_root: bool,
     ) -> Tensor:
         ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
-        ctx.levels = levels  # type: ignore[attr-defined]
+        ctx.constants = (levels, frozen_root)  # type: ignore[attr-defined]
         return _path_sums(vectors, path_index, path_offsets)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return (None,) * 6
-        tree = (*ctx.saved_tensors, ctx.levels)
-        return _SubtreeSum.apply(grad, *tree), None, None, None, None, None
+            return (None,) * 7
+        tree = (*ctx.saved_tensors, *ctx.constants)
+        return _SubtreeSum.apply(grad, *tree), *(None,) * 6
 
 
 class _SubtreeSum(torch.autograd.Function):
-    """``G = A^T dW``; its gradient is ``A dG`` (:class:`_PathSum`)."""
+    """``G = A^T dW`` (``P A^T dW`` with ``frozen_root``); its gradient is ``A dG`` (``A P dG``)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -160,17 +169,23 @@ class _SubtreeSum(torch.autograd.Function):
         class_parent: Tensor,
         inner_parent: Tensor,
         levels: Levels,
+        frozen_root: bool,
     ) -> Tensor:
         ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
-        ctx.levels = levels  # type: ignore[attr-defined]
-        return _subtree_sums(grad, class_parent, inner_parent, levels)
+        ctx.constants = (levels, frozen_root)  # type: ignore[attr-defined]
+        return _subtree_sums(grad, class_parent, inner_parent, levels, frozen_root)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         if not ctx.needs_input_grad[0]:
-            return (None,) * 6
-        tree = (*ctx.saved_tensors, ctx.levels)
-        return _PathSum.apply(grad, *tree), None, None, None, None, None
+            return (None,) * 7
+        path_index, path_offsets, class_parent, inner_parent = ctx.saved_tensors
+        levels, frozen_root = ctx.constants
+        if frozen_root:  # P is symmetric: zero the root's row before A
+            grad = grad.clone()
+            grad[class_parent.shape[0]] = 0
+        tree = (path_index, path_offsets, class_parent, inner_parent, levels, frozen_root)
+        return _PathSum.apply(grad, *tree), *(None,) * 6
 
 
 class TreeLinear(nn.Module):
@@ -220,7 +235,6 @@ class TreeLinear(nn.Module):
     class_parent: Tensor
     inner_parent: Tensor
     node_variance: Tensor
-    frozen_nodes: Tensor
 
     def __init__(
         self,
@@ -256,9 +270,6 @@ class TreeLinear(nn.Module):
             self.register_buffer(name, torch.from_numpy(table).to(device), persistent=False)
         variance = torch.from_numpy(shares).to(device=device, dtype=self.node_vectors.dtype)
         self.register_buffer("node_variance", variance, persistent=False)
-        frozen = torch.zeros(self.num_nodes, 1, dtype=torch.bool, device=device)
-        frozen[hierarchy.root_index] = not train_root
-        self.register_buffer("frozen_nodes", frozen, persistent=False)
         self.reset_parameters()
 
     @property
@@ -277,16 +288,14 @@ class TreeLinear(nn.Module):
 
     def class_weight(self) -> Tensor:
         """Return ``W = A V``, the (classes, in_features) weight matrix of the logits."""
-        vectors = self.node_vectors
-        if not self.train_root:
-            vectors = torch.where(self.frozen_nodes, vectors.detach(), vectors)
         return _PathSum.apply(  # type: ignore[no-any-return]
-            vectors,
+            self.node_vectors,
             self.path_index,
             self.path_offsets,
             self.class_parent,
             self.inner_parent,
             self._levels,
+            not self.train_root,  # the root's gradient is zeroed in the backward pass
         )
 
     def forward(self, x: Tensor) -> Tensor:
