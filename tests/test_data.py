@@ -440,3 +440,20 @@ def test_dataset_record_validates_its_fields():
     )
     with pytest.raises(ValueError, match="read-only"):
         grouped.groups[0] = 1
+
+
+def test_cnn_trains_on_cifar100_format_end_to_end(cifar_dir: Path, tmp_path: Path):
+    from structloss import PluginHost
+    from structloss.experiment import run_experiment
+
+    config = {
+        "data": {"name": "cifar100", "path": str(cifar_dir)},
+        "model": {"name": "cnn", "width": 4},
+        "train": {"epochs": 2, "batch_size": 3},
+        "losses": ["cross-entropy"],
+    }
+    (result,) = run_experiment(config, host=PluginHost(entry_points=[], env={}), out_dir=tmp_path)
+    assert result.skipped is None
+    # the superclass tree of the data gives the structure-aware metrics
+    assert {"top1", "superclass_accuracy", "mistake_severity"} <= set(result.final)
+    assert (tmp_path / "trials" / result.key / "model.pt").is_file()
