@@ -193,8 +193,3 @@ class LossContext:
     def num_classes(self) -> int:
         """The number of classes."""
         return len(self.classes)
-
-
-def spec_names(specs: Sequence[Any]) -> list[str]:
-    """Return the names of ``specs`` sorted."""
-    return sorted(spec.name for spec in specs)
