@@ -33,8 +33,9 @@ TRAIN_FINE = [0, 1, 2, 3, 0, 2]
 TEST_FINE = [3, 2, 1, 0]
 
 
-def _dump(path: Path, data: dict[bytes, object]) -> None:
-    path.write_bytes(pickle.dumps(data))
+def _dump(path: Path, data: dict[bytes, object], protocol: int = 2) -> None:
+    # protocol 2 is what the real files (written by Python 2's cPickle) use
+    path.write_bytes(pickle.dumps(data, protocol=protocol))
 
 
 def _images(n: int, seed: int) -> np.ndarray:
@@ -121,6 +122,48 @@ def test_cifar100_rejects_malformed_pickles(cifar_dir: Path):
         load_dataset({"name": "cifar100", "path": str(cifar_dir)})
     (cifar_dir / "meta").write_bytes(b"not a pickle")
     with pytest.raises(ConfigError, match="cannot read"):
+        load_dataset({"name": "cifar100", "path": str(cifar_dir)})
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar100_reads_numpy_arrays_of_every_pickle_protocol(cifar_dir: Path, protocol: int):
+    train = pickle.loads((cifar_dir / "train").read_bytes())
+    train[b"fine_labels"] = np.array(train[b"fine_labels"], dtype=np.int64)
+    _dump(cifar_dir / "train", train, protocol)
+    data = load_dataset({"name": "cifar100", "path": str(cifar_dir)})
+    assert data.y_train.tolist() == TRAIN_FINE
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: the code execution the loader must refuse."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("split", ["meta", "train", "test"])
+def test_cifar100_refuses_a_code_payload_without_running_it(
+    cifar_dir: Path, tmp_path: Path, split: str
+):
+    marker = tmp_path / "payload-ran"
+    data = pickle.loads((cifar_dir / split).read_bytes())
+    data[b"extra"] = _Payload(marker)
+    _dump(cifar_dir / split, data)
+    with pytest.raises(
+        ConfigError, match=r"Python object (__builtin__|builtins)\.getattr.*refused"
+    ) as info:
+        load_dataset({"name": "cifar100", "path": str(cifar_dir)})
+    assert str(cifar_dir / split) in str(info.value)
+    assert not marker.exists()
+
+
+def test_cifar100_refuses_object_arrays(cifar_dir: Path):
+    meta = {b"fine_label_names": np.array(FINE, dtype=object), b"coarse_label_names": COARSE}
+    _dump(cifar_dir / "meta", meta)
+    with pytest.raises(ConfigError, match=r"refused|dtype object"):
         load_dataset({"name": "cifar100", "path": str(cifar_dir)})
 
 

@@ -43,7 +43,7 @@ def test_run_writes_a_complete_run_folder(tmp_path):
         metrics = json.loads((trial / "metrics.json").read_text())
         assert [row["epoch"] for row in metrics["history"]] == [1, 2, 3]
         assert (trial / "metrics.csv").read_text().startswith("epoch,train_loss,top1,top5,")
-        state = torch.load(trial / "model.pt")
+        state = torch.load(trial / "model.pt", weights_only=True)
         assert state["2.weight"].shape == (6, 16)
         final = result.final
         assert set(final) >= {
@@ -175,8 +175,8 @@ def test_ddp_on_two_processes_equals_one_process(tmp_path, loss):
     result = _torchrun(config, tmp_path / "two", 2)
     assert result.returncode == 0, result.stderr[-2000:]
     key = single[0].key
-    one = torch.load(tmp_path / "one" / "trials" / key / "model.pt")
-    two = torch.load(tmp_path / "two" / "trials" / key / "model.pt")
+    one = torch.load(tmp_path / "one" / "trials" / key / "model.pt", weights_only=True)
+    two = torch.load(tmp_path / "two" / "trials" / key / "model.pt", weights_only=True)
     assert one.keys() == two.keys()
     for name in one:
         torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-6)

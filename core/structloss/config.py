@@ -41,6 +41,7 @@ from structloss.errors import (
     sentence,
 )
 from structloss.objective import Objective
+from structloss.options import check_types
 from structloss.plugins import PluginHost, default_host
 from structloss.specs import LossContext, StructureContext
 from structloss.structures import LabelStructure, check_classes
@@ -243,6 +244,7 @@ def _build(what: str, factory: Callable[..., Any], context: Any, options: Mappin
         ]
         if missing:
             raise ConfigError(f"{what} needs option(s): {', '.join(missing)}")
+    check_types(what, factory, options)
     try:
         return factory(context, **options)
     except StructlossError:

@@ -30,6 +30,7 @@ from structloss.errors import (
     choice_list,
     closest,
 )
+from structloss.options import check_types
 from structloss.structures import Hierarchy, check_classes
 from structloss.synthetic import cooccurrence_task, hierarchical_task
 
@@ -217,6 +218,7 @@ def _generate(
     options: Mapping[str, Any],
     base_dir: Path,
 ) -> Dataset:
+    check_types(f"[data] {name}", factory, options)
     try:
         task = factory(**{**defaults, **options})
     except StructlossError:
@@ -248,11 +250,74 @@ def _path(options: Mapping[str, Any], base_dir: Path, dataset: str) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only what the CIFAR-100 python files hold, so a crafted file runs no code.
+
+    The real files are dicts of bytes keys holding lists of ints and bytes, and numpy arrays
+    (uint8 images; integer labels in some re-saved copies). An array needs three globals:
+    numpy's array reconstructor (or ``_frombuffer`` for protocol 5), ``ndarray`` and
+    ``dtype``; ``dtype`` is wrapped so that only plain numeric and byte-string dtypes load.
+    Copies re-saved by Python 3 at protocol 2 spell bytes as ``_codecs.encode(s, "latin1")``,
+    allowed for that encoding only. Any other global is refused before it is imported.
+    """
+
+    def __init__(self, handle: Any, path: Path) -> None:
+        super().__init__(handle, encoding="bytes")
+        self.path = path
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = _CIFAR_GLOBALS.get((module.replace("numpy._core", "numpy.core"), name))
+        if allowed is None:
+            raise ConfigError(
+                f"{self.path} asks to load the Python object {module}.{name}, which a CIFAR-100"
+                " file never holds; it was refused so the file could not run code. Use the"
+                " original 'cifar-100-python' files (dicts of arrays, lists, bytes and ints)"
+            )
+        return allowed()
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise ConfigError(f"{self.path} holds a persistent reference, which CIFAR-100 never does")
+
+
+def _safe_dtype(spec: Any, *args: Any) -> np.dtype[Any]:
+    dtype = np.dtype(spec, *args)
+    if dtype.kind not in "biuf" and not (dtype.kind == "S" and dtype.itemsize > 0):
+        raise ConfigError(f"a CIFAR-100 file holds an array of dtype {dtype}, which it never does")
+    return dtype
+
+
+def _numpy_global(name: str) -> Callable[[], Any]:
+    def load() -> Any:
+        core = getattr(np, "_core", None) or np.core
+        module = core.numeric if name == "_frombuffer" else core.multiarray
+        return getattr(module, name)
+
+    return load
+
+
+def _latin1_bytes(text: Any, encoding: str = "utf-8") -> bytes:
+    """What Python 3 writes for ``bytes`` at pickle protocols 0-2: ``_codecs.encode(s, 'latin1')``."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise ConfigError(f"a CIFAR-100 file encodes bytes as {encoding!r}, which it never does")
+    return text.encode("latin1")
+
+
+_CIFAR_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
+    ("_codecs", "encode"): lambda: _latin1_bytes,
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_global("_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"): _numpy_global("_frombuffer"),
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: _safe_dtype,
+}
+
+
 def _unpickle(path: Path, *keys: bytes) -> list[Any]:
     try:
         with path.open("rb") as f:
-            data = pickle.load(f, encoding="bytes")
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
+            data = _CifarUnpickler(f, path).load()
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"cannot read the CIFAR-100 file {path}: {exc}") from None
     missing = [k.decode() for k in keys if not isinstance(data, dict) or k not in data]
     if missing:
@@ -504,8 +569,9 @@ def load_dataset(table: Mapping[str, Any], *, base_dir: str | Path = ".") -> Dat
     - ``synthetic-hierarchy``: options of :func:`~structloss.synthetic.hierarchical_task`
       (defaults :data:`HIERARCHY_DEFAULTS`); ``synthetic-multilabel``: options of
       :func:`~structloss.synthetic.cooccurrence_task`.
-    - ``cifar100``: ``path`` (the extracted ``cifar-100-python`` folder; its files are
-      pickles, so only point it at a trusted copy), ``limit_train``, ``limit_test``.
+    - ``cifar100``: ``path`` (the extracted ``cifar-100-python`` folder; its pickles are
+      read by a restricted unpickler that loads only arrays, lists, bytes and numbers, so a
+      crafted file cannot run code), ``limit_train``, ``limit_test``.
     - ``features``: ``path`` (a ``.npz`` with ``X``, ``y``, optional ``X_test``, ``y_test``,
       ``class_names``), ``test_fraction`` (0.2) and ``seed`` (0) when it has no test split.
     - noise: ``noise`` (probability, 0), ``noise_mode`` (``"uniform"`` or ``"group"``),

@@ -9,6 +9,7 @@ synthetic 100-class problem whose classes follow a random tree.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,16 +18,24 @@ from typing import Any
 import attrs
 import torch
 
-from structloss.config import Config, build_structure, compose
-from structloss.data import Dataset, load_dataset
+from structloss.config import Config, build_structure, compose, resolve_classes
+from structloss.data import Dataset, hierarchy_groups, load_dataset
 from structloss.distributed import World, wrap_model
 from structloss.errors import ConfigError, StructlossError, closest
 from structloss.metrics import MultiLabelMetrics, SingleLabelMetrics
 from structloss.models import build_model
 from structloss.objective import Objective
+from structloss.options import check_types
 from structloss.plugins import PluginHost, default_host
-from structloss.runs import RunFolder, TrialResult, config_digest, loss_label, trial_key
-from structloss.structures import LabelStructure
+from structloss.runs import (
+    InputFiles,
+    RunFolder,
+    TrialResult,
+    config_digest,
+    loss_label,
+    trial_key,
+)
+from structloss.structures import Hierarchy, LabelStructure, Similarity
 
 __all__ = ["Experiment", "TrainSettings", "run_comparison", "run_experiment"]
 
@@ -41,24 +50,48 @@ class TrainSettings:
     weight_decay: float = 0.0
     optimizer: str = "adam"
     seed: int = 0
-    k: int = 5
+    k: int | None = None  # None: 5, or the number of classes when there are fewer
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> TrainSettings:
-        """Read ``[train]``; unknown keys are an error naming the valid ones."""
+        """Read ``[train]``: unknown keys, wrong types and out-of-range values are errors.
+
+        Raises:
+            ConfigError: naming the option, the bad value and what it must be.
+        """
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[train] must be a table, got {type(table).__name__}")
         valid = [f.name for f in attrs.fields(cls)]
         unknown = [k for k in table if k not in valid]
         if unknown:
             hints = "; ".join(f"{k!r}{closest(k, valid)}" for k in unknown)
             raise ConfigError(f"[train] has no option {hints}. Valid options: {', '.join(valid)}")
+        check_types("[train]", cls, table)
         settings = cls(**table)
-        if settings.epochs < 1 or settings.batch_size < 1 or settings.lr <= 0 or settings.k < 1:
-            raise ConfigError("[train] needs epochs >= 1, batch_size >= 1, k >= 1 and lr > 0")
-        if settings.optimizer not in ("adam", "sgd"):
+        for name, low, strict in _TRAIN_RANGES:
+            value = getattr(settings, name)
+            if value is None:
+                continue
+            if not (value > low if strict else value >= low) or not math.isfinite(value):
+                bound = f"> {low}" if strict else f">= {low}"
+                raise ConfigError(f"[train] {name} must be {bound}, got {value!r}")
+        if settings.optimizer not in OPTIMIZERS:
             raise ConfigError(
-                f"[train] optimizer must be 'adam' or 'sgd', got {settings.optimizer!r}"
+                f"[train] optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got"
+                f" {settings.optimizer!r}{closest(settings.optimizer, OPTIMIZERS)}"
             )
         return settings
+
+
+OPTIMIZERS = ("adam", "sgd")
+_TRAIN_RANGES = (
+    ("epochs", 1, False),
+    ("batch_size", 1, False),
+    ("lr", 0, True),
+    ("weight_decay", 0, False),
+    ("seed", 0, False),
+    ("k", 1, False),
+)
 
 
 Callback = Callable[..., None]
@@ -97,12 +130,15 @@ class Experiment:
         self.on_start, self.on_epoch = on_start, on_epoch
         self._datasets: dict[str, Dataset] = {}
         self._structures: dict[str, LabelStructure | None] = {}
+        self.inputs = InputFiles(config.base_dir)
         self.resolved = self._resolve()
+        self.labels = unique_labels(self.resolved["losses"])
 
     def share_caches(self, other: Experiment) -> None:
-        """Reuse ``other``'s loaded datasets and built structures (sweeps over one config)."""
+        """Reuse ``other``'s datasets, structures and file hashes (sweeps over one config)."""
         self._datasets = other._datasets
         self._structures = other._structures
+        self.inputs = other.inputs
 
     # -- config pieces ------------------------------------------------------------------
     def loss_tables(self) -> list[dict[str, Any]]:
@@ -137,11 +173,41 @@ class Experiment:
         }
 
     def dataset(self, table: Mapping[str, Any]) -> Dataset:
-        """Load (once) the dataset of a ``[data]`` table."""
+        """Load (once) the dataset of a ``[data]`` table, checking the config's ``classes``.
+
+        Raises:
+            ConfigError: when the config's ``classes`` are not the data's classes.
+        """
         key = config_digest(table)
         if key not in self._datasets:
-            self._datasets[key] = load_dataset(table, base_dir=self.cfg.base_dir)
+            data = load_dataset(table, base_dir=self.cfg.base_dir)
+            self._check_classes(data)
+            self._datasets[key] = data
         return self._datasets[key]
+
+    def _check_classes(self, data: Dataset) -> None:
+        """In a run, class names come from the data; ``classes`` may only restate them."""
+        if self.cfg.classes is None and self.cfg.class_list is None:
+            return
+        listed = resolve_classes(self.cfg, None, self.host)
+        if listed == data.classes:
+            return
+        assert listed is not None
+        missing = [c for c in data.classes if c not in set(listed)][:8]
+        extra = [c for c in listed if c not in set(data.classes)][:8]
+        detail = (
+            f"missing {missing}, unexpected {extra}"
+            if missing or extra
+            else "the same names in another order"
+        )
+        raise ConfigError(
+            f"`classes` in a run config must be the data's classes in label order, and they"
+            f" differ: the data {data.name or ''} has {data.num_classes} classes"
+            f" ({', '.join(data.classes[:5])}{', ...' if data.num_classes > 5 else ''}), the"
+            f" config lists {len(listed)} ({detail}). In a run the class names come from the"
+            " data (a features file's class_names, CIFAR-100's meta file, the synthetic"
+            " generator): remove `classes` from the config, or correct it"
+        )
 
     def structure(self, data_table: Mapping[str, Any], data: Dataset) -> LabelStructure | None:
         """The config's ``[structure]`` built for ``data`` (once), else the data's own tree."""
@@ -163,31 +229,33 @@ class Experiment:
         settings: TrainSettings,
         param: tuple[str, Any] | None = None,
     ) -> TrialResult:
-        """Train one loss once and evaluate it after every epoch (or load it if finished)."""
+        """Train one loss once and evaluate it after every epoch (or load it if finished).
+
+        A trial whose mean training loss becomes NaN or infinite stops at that epoch and is
+        returned with ``diverged`` set; it does not stop the other trials.
+        """
         name = str(loss_table.get("name"))
         key = trial_key(loss_table, settings.seed, param)
-        label = loss_label(loss_table)
+        label = self.labels.get(config_digest(dict(loss_table))) or loss_label(loss_table)
         data = self.dataset(data_table)
+        if settings.k is not None and settings.k > data.num_classes:
+            raise ConfigError(
+                f"[train] k = {settings.k} is more than the {data.num_classes} classes of the"
+                f" data, so top-{settings.k} metrics would be meaningless; set k <="
+                f" {data.num_classes}"
+            )
         skip = self._skip_reason(name, data)
         if skip is not None:
             return TrialResult(
-                loss=name, key=key, seed=settings.seed, param=_value(param), skipped=skip
-            )
-        digest = config_digest(
-            [
-                dict(loss_table),
-                dict(data_table),
-                self.resolved["model"],
-                attrs.asdict(settings),
-                self.resolved["structure"],
-                dict(self.cfg.convert),
-                self.cfg.backend.name,
-            ]
-        )
+                loss=name, key=key, label=label, seed=settings.seed, param=_value(param),
+                skipped=skip,
+            )  # fmt: skip
+        digest = self._digest(loss_table, data_table, settings, data)
         finished = self.folder.load_trial(key, digest)
-        if finished is not None:
+        if isinstance(finished, TrialResult):
             return finished
         try:
+            structure = self.structure(data_table, data)
             objective = compose(
                 Config.from_dict(
                     {
@@ -199,7 +267,7 @@ class Experiment:
                 ),
                 classes=data.classes,
                 labels=data.y_train,
-                structure=self.structure(data_table, data),
+                structure=structure,
                 host=self.host,
             )
         except StructlossError as exc:
@@ -207,10 +275,11 @@ class Experiment:
                 raise
             reason = str(exc).splitlines()[0]
             return TrialResult(
-                loss=name, key=key, seed=settings.seed, param=_value(param), skipped=reason
-            )
+                loss=name, key=key, label=label, seed=settings.seed, param=_value(param),
+                skipped=reason,
+            )  # fmt: skip
         self.on_start(key, settings.epochs)
-        result, state = self._train(objective, data, settings)
+        result, state = self._train(objective, data, settings, structure)
         result = attrs.evolve(
             result,
             loss=name,
@@ -219,9 +288,49 @@ class Experiment:
             seed=settings.seed,
             param=_value(param),
             digest=digest,
+            note=finished,
         )
         self.folder.save_trial(result, state)
         return result
+
+    def _digest(
+        self,
+        loss_table: Mapping[str, Any],
+        data_table: Mapping[str, Any],
+        settings: TrainSettings,
+        data: Dataset,
+    ) -> str:
+        """What a finished trial is keyed on: its config, its input files, the versions."""
+        structure, convert = self.resolved["structure"], dict(self.cfg.convert)
+        return config_digest(
+            {
+                "loss": dict(loss_table),
+                "data": dict(data_table),
+                "model": self.resolved["model"],
+                "train": attrs.asdict(settings),
+                "structure": structure,
+                "convert": convert,
+                "backend": self.cfg.backend.name,
+                "classes": list(data.classes),
+                "inputs": self.inputs.digests(loss_table, data_table, structure, convert),
+                "versions": self._versions(str(loss_table.get("name"))),
+            }
+        )
+
+    def _versions(self, loss: str) -> dict[str, str]:
+        """The versions of structloss and of every plugin the trial's components come from."""
+        from structloss import __version__
+
+        registry = self.host.registry
+        regs = registry.providers("loss", loss)
+        if self.cfg.structure is not None:
+            regs += registry.providers("structure", self.cfg.structure.name)
+        regs += registry.entries("backend") + registry.entries("kernel")
+        versions = {"structloss": __version__}
+        for reg in regs:
+            what = reg.plugin.distribution or reg.plugin.name
+            versions[f"plugin {reg.plugin.name} ({what})"] = reg.plugin.version or ""
+        return versions
 
     def _skip_reason(self, name: str, data: Dataset) -> str | None:
         regs = self.host.registry.providers("loss", name)
@@ -232,8 +341,12 @@ class Experiment:
         return None
 
     def _train(
-        self, objective: Objective, data: Dataset, settings: TrainSettings
-    ) -> tuple[TrialResult, dict[str, Any]]:
+        self,
+        objective: Objective,
+        data: Dataset,
+        settings: TrainSettings,
+        structure: LabelStructure | None = None,
+    ) -> tuple[TrialResult, dict[str, Any] | None]:
         world = self.world
         torch.manual_seed(settings.seed)
         model = build_model(self.resolved["model"], data.input_shape, objective)
@@ -273,7 +386,11 @@ class Experiment:
             seconds += time.perf_counter() - start
             total = world.all_reduce(total)
             row = {"epoch": epoch, "train_loss": float(total[0] / total[1].clamp_min(1))}
-            row.update(self.evaluate(model, objective, data, settings.k))
+            if not math.isfinite(row["train_loss"]):  # every rank sees the same reduced sum
+                history.append(row)
+                return self._diverged(history, epoch, seconds), None
+            k = settings.k if settings.k is not None else min(5, data.num_classes)
+            row.update(self.evaluate(model, objective, data, k, structure))
             row["seconds"] = time.perf_counter() - start
             history.append(row)
             self.on_epoch()
@@ -287,11 +404,30 @@ class Experiment:
         )
         return result, model.state_dict()
 
+    @staticmethod
+    def _diverged(history: list[dict[str, float]], epoch: int, seconds: float) -> TrialResult:
+        return TrialResult(
+            loss="",
+            key="",
+            history=tuple(history),
+            seconds_per_epoch=seconds / epoch,
+            diverged=epoch,
+        )
+
     @torch.no_grad()
     def evaluate(
-        self, model: torch.nn.Module, objective: Objective, data: Dataset, k: int
+        self,
+        model: torch.nn.Module,
+        objective: Objective,
+        data: Dataset,
+        k: int,
+        structure: LabelStructure | None = None,
     ) -> dict[str, float]:
-        """Metrics on the test split; each rank scores a shard, the scores are gathered."""
+        """Metrics on the test split; each rank scores a shard, the scores are gathered.
+
+        The structure-aware metrics use ``structure`` (the config's) where it is a
+        hierarchy or a similarity, else the data's own tree.
+        """
         world = self.world
         model.eval()
         indices = torch.arange(data.x_test.shape[0])
@@ -312,16 +448,37 @@ class Experiment:
         if data.multilabel:
             metrics: Any = MultiLabelMetrics(num_classes=len(data.classes), k=k)
         else:
-            similarity = data.hierarchy.to_similarity() if data.hierarchy is not None else None
             metrics = SingleLabelMetrics(
-                num_classes=len(data.classes),
-                k=k,
-                hierarchy=data.hierarchy,
-                similarity=similarity,
-                groups=data.groups,
+                num_classes=len(data.classes), k=k, **_tree_of(data, structure)
             )
         metrics.update(scores, target)
         return {name: float(value) for name, value in metrics.compute().items()}
+
+
+def _tree_of(data: Dataset, structure: LabelStructure | None) -> dict[str, Any]:
+    """The hierarchy, similarity and superclasses the metrics of a single-label run use."""
+    hierarchy = structure if isinstance(structure, Hierarchy) else data.hierarchy
+    if isinstance(structure, Similarity):
+        similarity: Similarity | None = structure
+    else:
+        similarity = hierarchy.to_similarity() if hierarchy is not None else None
+    groups = data.groups
+    if groups is None and hierarchy is not None:
+        groups = hierarchy_groups(hierarchy)[0]
+    return {"hierarchy": hierarchy, "similarity": similarity, "groups": groups}
+
+
+def unique_labels(loss_tables: list[dict[str, Any]]) -> dict[str, str]:
+    """A label per distinct loss table (keyed by its digest), made unique with a hash.
+
+    Two tables that read alike (``x = "1"`` and ``x = 1``, or two long weight lists that
+    abbreviate alike) get their hash appended, so the table never merges their rows.
+    """
+    by_digest = {config_digest(dict(t)): loss_label(t) for t in loss_tables}
+    counts: dict[str, int] = {}
+    for label in by_digest.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {d: (f"{lab} #{d[:6]}" if counts[lab] > 1 else lab) for d, lab in by_digest.items()}
 
 
 def _value(param: tuple[str, Any] | None) -> Any:

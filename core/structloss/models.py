@@ -9,6 +9,7 @@ from torch import nn
 
 from structloss.errors import ConfigError, choice_list, closest
 from structloss.objective import Objective
+from structloss.options import check_types
 
 __all__ = ["MODELS", "build_model"]
 
@@ -73,6 +74,7 @@ def build_model(
             f"model {name!r} has no option {', '.join(map(repr, unknown))}; valid options:"
             f" {choice_list(allowed[name])}"
         )
+    check_types(f"[model] {name}", {"mlp": _mlp, "cnn": _cnn}.get(name, build_model), options)
     if name == "cnn":
         if len(input_shape) != 3:
             raise ConfigError(

@@ -8,10 +8,18 @@ from typing import Any
 
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 
 from structloss.runs import RunFolder, TrialResult, rows_to_csv
 
-__all__ = ["metric_names", "results_table", "summary_rows", "sweep_table", "write_outputs"]
+__all__ = [
+    "metric_names",
+    "results_table",
+    "run_summary",
+    "summary_rows",
+    "sweep_table",
+    "write_outputs",
+]
 
 _FIRST = (
     "top1",
@@ -47,8 +55,13 @@ def summary_rows(results: Sequence[TrialResult]) -> list[dict[str, Any]]:
         groups[(r.label or r.loss, r.param)].append(r)
     rows = []
     for (key, param), trials in groups.items():
-        done = [t for t in trials if t.skipped is None]
-        row: dict[str, Any] = {"loss": key, "param": param, "seeds": len(done)}
+        done = [t for t in trials if t.status == "ok"]
+        row: dict[str, Any] = {
+            "loss": key,
+            "param": param,
+            "seeds": len(done),
+            "status": _status(trials),
+        }
         for metric in metric_names(done):
             values = [t.final[metric] for t in done if metric in t.final]
             row[metric] = float(np.mean(values))
@@ -59,6 +72,41 @@ def summary_rows(results: Sequence[TrialResult]) -> list[dict[str, Any]]:
         row["skipped"] = trials[0].skipped
         rows.append(row)
     return rows
+
+
+def _status(trials: Sequence[TrialResult]) -> str:
+    """``ok``, or what went wrong, per seed where seeds differ (``seed 1: diverged ...``)."""
+    statuses = [t.status for t in trials]
+    if len(set(statuses)) == 1:
+        return statuses[0]
+    return "; ".join(f"seed {t.seed}: {t.status}" for t in trials if t.status != "ok")
+
+
+ADVICE = "lower [train] lr (or use gradient clipping) and run again"
+
+
+def run_summary(results: Sequence[TrialResult]) -> list[str]:
+    """Lines for the end of a run: trials reused and trained, diverged, unusable records."""
+    skipped = [r for r in results if r.skipped is not None]
+    reused = [r for r in results if r.reused]
+    trained = len(results) - len(skipped) - len(reused)
+    lines = [
+        f"{len(reused)} trial(s) reused from the run folder, {trained} trained"
+        + (f", {len(skipped)} skipped" if skipped else "")
+    ]
+    notes = [r.note for r in results if r.note]
+    if notes:
+        lines.append(
+            f"{len(notes)} trial record(s) in the run folder were unreadable or inconsistent"
+            " and were trained again: " + "; ".join(notes)
+        )
+    diverged = [r for r in results if r.diverged is not None]
+    if diverged:
+        names = ", ".join(
+            f"{r.label or r.loss} (seed {r.seed}, epoch {r.diverged})" for r in diverged
+        )
+        lines.append(f"diverged (the training loss became NaN or infinite): {names}; {ADVICE}")
+    return lines
 
 
 SHORT = {
@@ -72,7 +120,8 @@ SHORT = {
 def results_table(results: Sequence[TrialResult], title: str) -> Table:
     """A terminal table: one row per loss, one column per metric (mean ± std over seeds).
 
-    Skipped losses are listed in the caption with the reason.
+    Skipped losses are listed in the caption with the reason; a loss whose training
+    diverged shows ``diverged at epoch E`` in its status column.
     """
     metrics = metric_names(results)
     table = Table(title=title)
@@ -80,19 +129,27 @@ def results_table(results: Sequence[TrialResult], title: str) -> Table:
     for metric in metrics:
         table.add_column(SHORT.get(metric, metric), justify="right")
     table.add_column("s/epoch", justify="right")
+    table.add_column("status")
     groups: dict[str, list[TrialResult]] = defaultdict(list)
     for r in results:
         groups[r.label or r.loss].append(r)
     skipped = []
+    diverged = False
     for label, trials in groups.items():
-        done = [t for t in trials if t.skipped is None]
-        if not done:
+        if all(t.skipped is not None for t in trials):
             skipped.append(f"{label}: {trials[0].skipped}")
             continue
+        done = [t for t in trials if t.status == "ok"]
+        diverged |= any(t.diverged is not None for t in trials)
         cells = [_mean_std([t.final[m] for t in done if m in t.final]) for m in metrics]
-        table.add_row(label, *cells, f"{np.mean([t.seconds_per_epoch for t in done]):.2f}")
+        seconds = [t.seconds_per_epoch for t in trials if t.skipped is None]
+        table.add_row(Text(label), *cells, f"{np.mean(seconds):.2f}", Text(_status(trials)))
+    caption = []
     if skipped:
-        table.caption = "skipped: " + "; ".join(skipped)
+        caption.append("skipped: " + "; ".join(skipped))
+    if diverged:
+        caption.append(f"diverged: the training loss became NaN or infinite; {ADVICE}")
+    table.caption = Text("\n".join(caption)) if caption else None  # no markup: "[train]"
     return table
 
 
@@ -104,11 +161,21 @@ def sweep_table(results: Sequence[TrialResult], metric: str, parameter: str) -> 
     for value in values:
         table.add_column(str(value), justify="right")
     cells: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
+    diverged: dict[str, dict[Any, bool]] = defaultdict(dict)
     for r in results:
-        if r.skipped is None and metric in r.final:
+        if r.status == "ok" and metric in r.final:
             cells[r.label or r.loss][r.param].append(r.final[metric])
+        elif r.diverged is not None:
+            cells[r.label or r.loss].setdefault(r.param, [])
+            diverged[r.label or r.loss][r.param] = True
     for loss, by_value in cells.items():
-        table.add_row(loss, *[_mean_std(by_value.get(v, [])) for v in values])
+        table.add_row(
+            Text(loss),
+            *[
+                _mean_std(by_value.get(v, [])) + (" (diverged)" if diverged[loss].get(v) else "")
+                for v in values
+            ],
+        )
     return table
 
 
@@ -123,7 +190,7 @@ def write_outputs(
     rows = summary_rows(results)
     folder.write_text("results.csv", rows_to_csv(rows))
     folder.write_json("results.json", [r.to_dict() for r in results])
-    done = [r for r in results if r.skipped is None]
+    done = [r for r in results if r.status == "ok"]
     metrics = metric_names(done)
     if not done or not metrics:
         return

@@ -322,7 +322,7 @@ def test_ddp_two_processes_average_to_the_full_batch_gradient(tmp_path: Path, ir
         for rank in range(2)
     ]
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
-    grads = [torch.load(tmp_path / f"grad{rank}.pt") for rank in range(2)]
+    grads = [torch.load(tmp_path / f"grad{rank}.pt", weights_only=True) for rank in range(2)]
     torch.manual_seed(0)
     head = TreeLinear(irregular, 4, dtype=torch.float64)
     generator = torch.Generator().manual_seed(1)
