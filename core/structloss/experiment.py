@@ -42,7 +42,13 @@ __all__ = ["Experiment", "TrainSettings", "run_comparison", "run_experiment"]
 
 @attrs.frozen
 class TrainSettings:
-    """How each model is trained (the ``[train]`` table)."""
+    """How each model is trained (the ``[train]`` table).
+
+    Every value is checked for type and range (``epochs = 1.5`` or ``lr = "fast"`` is an
+    error naming the option). ``k`` is the k of the top-k metrics: by default 5, or the
+    number of classes where there are fewer; a ``k`` set above the number of classes is an
+    error.
+    """
 
     epochs: int = 15
     batch_size: int = 64

@@ -172,3 +172,36 @@ def test_options_record_maps_as_to_output():
     options = EmbeddingOptions.from_options({"vectors": "v.txt", "as": "hierarchy"})
     assert options.output == "hierarchy"
     assert "as" in EmbeddingOptions.valid_keys() and "output" not in EmbeddingOptions.valid_keys()
+
+
+class _Trap:
+    """Unpickling it creates ``marker``: a stand-in for a malicious pickle."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_config_with_a_pickle_and_auto_format_runs_no_code(host, tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    trap = tmp_path / "vectors.kv"
+    trap.write_bytes(pickle.dumps(_Trap(marker), protocol=4))
+    with pytest.raises(ConfigError) as info:
+        build_structure(config(trap), host=host)
+    message = str(info.value)
+    assert str(trap) in message and "pickle" in message and 'format = "gensim"' in message
+    assert not marker.exists()
+
+
+def test_config_with_explicit_gensim_format_reads_it(host, tmp_path, writer):
+    path = writer(tmp_path, "gensim")
+    with pytest.raises(ConfigError, match="pickle"):
+        build_structure(config(path), host=host)
+    structure = build_structure(config(path, format="gensim"), host=host)
+    assert isinstance(structure, LabelEmbedding)

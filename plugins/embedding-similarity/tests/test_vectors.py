@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import pathlib
+import pickle
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from structloss.errors import ConfigError, StructureError
 from structloss_embedding_similarity import WordVectors, detect_format, load_vectors
 
 FORMATS = ["word2vec-binary", "word2vec-text", "glove", "fasttext", "gensim"]
+PARSED = [f for f in FORMATS if f != "gensim"]  # the formats "auto" reads (never a pickle)
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -25,10 +28,49 @@ def test_every_format_loads_with_explicit_format(vector_files, words_table, form
 
 
 @pytest.mark.parametrize("format", FORMATS)
-def test_auto_detects_every_format(vector_files, words_table, format):
+def test_detects_every_format(vector_files, format):
     assert detect_format(vector_files[format]) == format
+
+
+@pytest.mark.parametrize("format", PARSED)
+def test_auto_reads_every_parsed_format(vector_files, words_table, format):
     dog = load_vectors(vector_files[format])["dog"]
     np.testing.assert_allclose(dog, words_table["dog"], rtol=1e-6)
+
+
+def test_auto_refuses_gensim_native_files(vector_files):
+    path = vector_files["gensim"]
+    with pytest.raises(ConfigError) as info:
+        load_vectors(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "gensim's native (pickle) format" in message and "execute code" in message
+    assert 'set format = "gensim"' in message
+
+
+class _Trap:
+    """Unpickling it creates ``marker``: a stand-in for a malicious pickle."""
+
+    def __init__(self, marker: pathlib.Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_auto_never_unpickles(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Trap(marker), protocol=4)
+    pickle.loads(payload)  # the payload is live: loading it runs code
+    assert marker.exists()
+    marker.unlink()
+    path = tmp_path / "vectors.kv"
+    path.write_bytes(payload)
+    with pytest.raises(ConfigError, match=r"vectors\.kv.*pickle.*format = \"gensim\""):
+        load_vectors(path)
+    with pytest.raises(ConfigError, match=r"vectors\.kv.*pickle"):
+        load_vectors(path.name, "auto", base_dir=tmp_path)
+    assert not marker.exists()
 
 
 def test_detects_compressed_text(tmp_path, writer, words_table):
@@ -40,13 +82,13 @@ def test_detects_compressed_text(tmp_path, writer, words_table):
 
 
 def test_gensim_native_format_is_memory_mapped(vector_files):
-    words = load_vectors(vector_files["gensim"])
+    words = load_vectors(vector_files["gensim"], "gensim")
     assert isinstance(words.vectors, np.memmap)
 
 
 def test_limit_reads_only_the_first_words(vector_files):
     for format in ("word2vec-text", "gensim"):
-        words = load_vectors(vector_files[format], limit=3)
+        words = load_vectors(vector_files[format], format, limit=3)
         assert len(words) == 3 and "cat" in words and "car" not in words
 
 
@@ -104,6 +146,6 @@ def test_second_load_is_served_from_the_cache(vector_files, monkeypatch):
 
 def test_cache_keeps_only_a_few_sets(vector_files, monkeypatch):
     monkeypatch.setattr(vectors_module, "CACHE_SIZE", 2)
-    for path in vector_files.values():
-        load_vectors(path)
+    for format, path in vector_files.items():
+        load_vectors(path, format)
     assert len(vectors_module._cache) == 2

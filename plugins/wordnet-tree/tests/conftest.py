@@ -1,4 +1,5 @@
-"""Fixtures: the tiny WordNet, an isolated cache, a fresh plugin host, no WordNet at all."""
+"""Fixtures: the tiny WordNet (also with a second "mouse"), an isolated cache, a fresh plugin
+host, no WordNet at all."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from structloss import PluginHost
 from structloss.registry import PluginInfo
 from structloss_wordnet_tree import locate
 from structloss_wordnet_tree.database import WordNet
-from structloss_wordnet_tree.testing import write_database
+from structloss_wordnet_tree.testing import TINY, Spec, write_database
+
+#: The tiny database and a second noun sense of "mouse" (appended: earlier offsets stay).
+TWO_MICE: Spec = (
+    *TINY,
+    ("mouse_device", ("mouse",), (("@", "device"),), 'a pointing device; "click the mouse"'),
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +40,20 @@ def tiny_offsets(tiny_dir: Path) -> dict[str, int]:
 def tiny(tiny_dir: Path) -> WordNet:
     """The tiny database, freshly read."""
     return WordNet.from_dir(tiny_dir)
+
+
+@pytest.fixture(scope="session")
+def two_mice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the tiny database with two noun senses of "mouse"."""
+    directory = tmp_path_factory.mktemp("twomice")
+    write_database(directory, TWO_MICE)
+    return directory
+
+
+@pytest.fixture
+def two_mice(two_mice_dir: Path) -> WordNet:
+    """The tiny database with two noun senses of "mouse" (rodent first, then device)."""
+    return WordNet.from_dir(two_mice_dir)
 
 
 @pytest.fixture(autouse=True)

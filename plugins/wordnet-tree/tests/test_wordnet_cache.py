@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,13 @@ import pytest
 from structloss import Hierarchy
 from structloss.specs import StructureContext
 from structloss_wordnet_tree import locate
-from structloss_wordnet_tree.cache import cache_dir, cache_key, load_or_build
+from structloss_wordnet_tree.cache import (
+    cache_dir,
+    cache_key,
+    current_umask,
+    file_mode,
+    load_or_build,
+)
 from structloss_wordnet_tree.provider import build
 
 CLASSES = ("dog", "poodle", "cat")
@@ -38,6 +47,53 @@ def test_miss_then_hit(tmp_path: Path) -> None:
     _, hit = load_or_build({"k": 2}, make, classes=CLASSES, directory=tmp_path)
     assert not hit and len(calls) == 2
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """``umask(mask)`` sets the process umask; the old one is restored afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_entries_get_the_mode_open_would_give(
+    tmp_path: Path, umask: Callable[[int], int], mask: int, mode: int
+) -> None:
+    umask(mask)
+    load_or_build({"k": mask}, tree, classes=CLASSES, directory=tmp_path)
+    (entry,) = tmp_path.glob("*.json")
+    (lock,) = tmp_path.glob("*.lock")
+    plain = tmp_path / "plain"
+    plain.write_text("x")  # what an ordinary open(..., "w") gives
+    got = stat.S_IMODE(entry.stat().st_mode)
+    assert got == mode == stat.S_IMODE(plain.stat().st_mode), (
+        f"cache entry mode {got:#o} under umask {mask:#o}, expected {mode:#o}"
+    )
+    assert stat.S_IMODE(lock.stat().st_mode) == mode
+
+
+@pytest.mark.skipif(os.name != "posix", reason="umasks are POSIX")
+def test_umask_is_read_without_proc(
+    umask: Callable[[int], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real_open = builtins.open
+
+    def no_proc(file: object, *args: object, **kwargs: object) -> object:
+        if str(file).startswith("/proc/"):
+            raise FileNotFoundError(file)
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    umask(0o027)
+    assert current_umask() == 0o027 and file_mode() == 0o640
+    monkeypatch.setattr(builtins, "open", no_proc)
+    assert current_umask() == 0o027 and file_mode() == 0o640
+    assert os.umask(0o027) == 0o027  # the round trip restored it
 
 
 def test_cache_dir_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,10 +141,8 @@ def test_database_changes_invalidate(tmp_path: Path, cache_root: Path) -> None:
     build(context, wordnet_dir=str(tmp_path / "wn"))
     data = tmp_path / "wn" / "data.noun"
     data.touch()
-    stat = data.stat()
-    import os
-
-    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    info = data.stat()
+    os.utime(data, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
     build(context, wordnet_dir=str(tmp_path / "wn"))
     assert len(list((cache_root / "wordnet-tree").glob("*.json"))) == 2
 

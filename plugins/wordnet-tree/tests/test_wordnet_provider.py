@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 import structloss
 from structloss import Hierarchy, PluginHost, Similarity
 from structloss.errors import ConfigError, StructureError, UnknownOptionError
+from structloss_wordnet_tree import AmbiguousSenseWarning
 from structloss_wordnet_tree.classlists import (
     BUILTIN_LISTS,
     CIFAR100_SYNSETS,
@@ -75,8 +77,8 @@ def test_unknown_classes_fail_once(host: PluginHost, tiny_dir: Path) -> None:
     ("options", "error", "match"),
     [
         ({"hypernym_path": "longst"}, ConfigError, "did you mean 'longest'"),
-        ({"collapse": "yes"}, ConfigError, "collapse must be true or false"),
-        ({"cache": 1}, ConfigError, "cache must be true or false"),
+        ({"collapse": "yes"}, ConfigError, "collapse'? must be true or false"),
+        ({"cache": 1}, ConfigError, "cache'? must be true or false"),
         ({"synsets": ["dog.n.01"]}, ConfigError, "must be a table"),
         (
             {"synsets": "cifar10"},
@@ -84,7 +86,7 @@ def test_unknown_classes_fail_once(host: PluginHost, tiny_dir: Path) -> None:
             "names no built-in class list; did you mean 'cifar100'",
         ),
         ({"synsets": {"dgo": "dog.n.01"}}, ConfigError, "'dgo'; did you mean 'dog'"),
-        ({"synsets": {"dog": 3}}, ConfigError, "invalid: 'dog': 3"),
+        ({"synsets": {"dog": 3}}, ConfigError, "'dog': 3"),
         ({"wordnet_dir": 5}, ConfigError, "wordnet_dir must be a path"),
         ({"path": "longest"}, UnknownOptionError, "Valid options: cache, collapse"),
     ],
@@ -154,3 +156,89 @@ def test_importing_the_hooks_does_not_import_nltk() -> None:
         "print(heavy); assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+# -- ambiguous names through the provider ----------------------------------------------------
+def test_ambiguous_names_warn_also_from_the_cache(
+    host: PluginHost, two_mice_dir: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structloss_wordnet_tree import locate
+
+    classes = ["mouse", "dog", "crane"]
+    with pytest.warns(AmbiguousSenseWarning, match="2 class") as first:
+        tree = build(host, classes, wordnet_dir=str(two_mice_dir))
+    assert len(list((cache_root / "wordnet-tree").glob("*.json"))) == 1
+
+    def no_reading(self: locate.Location) -> None:
+        raise AssertionError("the cached tree should be used")
+
+    monkeypatch.setattr(locate.Location, "open", no_reading)
+    with pytest.warns(AmbiguousSenseWarning) as again:  # a cache hit reports them again
+        assert build(host, classes, wordnet_dir=str(two_mice_dir)) == tree
+    assert str(again[0].message) == str(first[0].message)
+    assert "'mouse' -> mouse.n.01: a small rodent" in str(first[0].message)
+
+
+def test_pinned_classes_do_not_warn(host: PluginHost, two_mice_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'classes = ["mouse", "dog", "crane"]\n[structure]\nprovider = "wordnet-tree"\n'
+        f'wordnet_dir = "{two_mice_dir}"\n'
+        'synsets = {mouse = "mouse.n.02", crane = "crane.n.02"}\n',
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tree = structloss.build_structure(config, host=host)
+    assert isinstance(tree, Hierarchy) and tree.lca("mouse", "crane") == "object.n.01"
+
+
+def test_classes_of_a_builtin_list_were_reviewed(host: PluginHost, two_mice_dir: Path) -> None:
+    # "mouse" is a CIFAR-100 class: its first sense was checked by hand
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir), synsets="cifar100")
+    with pytest.warns(AmbiguousSenseWarning, match="'mouse' -> mouse.n.01"):
+        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+
+
+def test_damaged_notes_in_the_cache_are_rebuilt(
+    host: PluginHost, two_mice_dir: Path, cache_root: Path
+) -> None:
+    import json
+
+    with pytest.warns(AmbiguousSenseWarning):
+        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+    (entry,) = (cache_root / "wordnet-tree").glob("*.json")
+    document = json.loads(entry.read_text())
+    document["notes"] = {"ambiguous": [{"name": "mouse"}]}
+    entry.write_text(json.dumps(document))
+    with (
+        pytest.warns(RuntimeWarning, match="unreadable notes"),
+        pytest.warns(AmbiguousSenseWarning, match="'mouse' -> mouse.n.01"),
+    ):
+        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+
+
+@pytest.mark.parametrize(
+    ("classes", "synsets", "words"),
+    [
+        (["Cat", "cat"], None, "'Cat' and 'cat' -> cat.n.01"),
+        (["dog", "pup"], {"pup": "dog.n.01"}, "'dog' and 'pup' -> dog.n.01"),
+        (["crane", "dog"], {"crane": "crane.n.9"}, "'crane' -> 'crane.n.9'"),
+        (["crane", "dog"], {"crane": "12345678"}, "'crane' -> '12345678'"),
+    ],
+)
+def test_bad_mappings(
+    host: PluginHost, tiny_dir: Path, classes: list[str], synsets: object, words: str
+) -> None:
+    options = {"synsets": synsets} if synsets is not None else {}
+    with pytest.raises(StructureError) as info:
+        build(host, classes, wordnet_dir=str(tiny_dir), **options)
+    assert words in str(info.value) and "`synsets`" in str(info.value)
+
+
+def test_unknown_pinned_class_is_named(host: PluginHost, tiny_dir: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        build(host, ["crane", "dog"], wordnet_dir=str(tiny_dir), synsets={"crame": "crane.n.02"})
+    assert "'crame'; did you mean 'crane'" in str(info.value)

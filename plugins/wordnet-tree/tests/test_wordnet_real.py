@@ -15,9 +15,11 @@ import pytest
 from structloss import Hierarchy
 from structloss.errors import StructureError
 from structloss.specs import StructureContext
+from structloss_wordnet_tree import AmbiguousSenseWarning
 from structloss_wordnet_tree.classlists import BUILTIN_LISTS, cifar100_classes
 from structloss_wordnet_tree.database import WordNet
 from structloss_wordnet_tree.locate import Location, locate
+from structloss_wordnet_tree.mapping import map_classes
 from structloss_wordnet_tree.provider import build, build_from_wordnet
 from structloss_wordnet_tree.tree import HypernymPaths
 
@@ -196,3 +198,28 @@ def test_agrees_with_nltk(real: Location, tmp_path: Path) -> None:
         assert longest.depth(offset) == max_depth, name
         assert shortest.depth(offset) == min_depth, name
     assert isinstance(full, Hierarchy) and full.num_nodes > 2000
+
+
+def test_sense_order_and_the_ambiguity_warning(real: Location) -> None:
+    db = real.open()
+    person, cat = 10710632, 2129604  # index.noun: "tiger n 2 ... 10710632 02129604"
+    assert db.lookup("tiger") == (person, cat)
+    assert db.synset_name(cat) == "tiger.n.02" and "feline" in db.synset(cat).gloss
+    classes = ["tiger", "oak", "dog.n.01"]
+    with pytest.warns(AmbiguousSenseWarning) as record:
+        build_from_wordnet(db, classes)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "- 'tiger' -> tiger.n.01: a fierce or audacious person\n" in message
+    assert "tiger.n.02: large feline of forests in most of Asia" in message
+    assert "- 'oak' -> oak.n.01: the hard durable wood of any oak" in message
+    assert 'synsets = {tiger = "tiger.n.02"}' in message and "dog.n.01" not in message
+    for pin in ("tiger.n.02", "n02129604", "02129604"):
+        mapped = map_classes(db, ["tiger", "oak"], {"tiger": pin, "oak": "oak.n.02"})
+        assert mapped.offsets[0] == cat and mapped.ambiguous == ()
+    with pytest.raises(StructureError, match=r"'Cat' and 'cat' -> cat\.n\.01"):
+        map_classes(db, ["Cat", "cat"])
+    # "tigers" is a lemma of its own (the Tamil Tigers) and a plural of "tiger"
+    (tigers,) = map_classes(db, ["tigers"]).ambiguous
+    assert tigers.chosen == "liberation_tigers_of_tamil_eelam.n.01"
+    assert [name for name, _ in tigers.others] == ["tiger.n.01", "tiger.n.02"]

