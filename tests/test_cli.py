@@ -150,7 +150,29 @@ def test_structure_draws_the_tree(tmp_path, capsys, suffix):
 def test_structure_draw_rejects_unknown_format(tmp_path, capsys):
     _, config = _tree_config(tmp_path)
     assert main(["structure", str(config), "--draw", str(tmp_path / "tree.gif")]) == 2
-    assert "use a .png, .svg or .pdf file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'" + str(tmp_path / "tree.gif") + "'" in err and ".png, .svg, .pdf" in err
+    assert not (tmp_path / "tree.gif").exists()
+
+
+def test_structure_outputs_create_their_missing_folders(tmp_path, capsys):
+    _, config = _tree_config(tmp_path)
+    picture, document = tmp_path / "new" / "deep" / "tree.png", tmp_path / "other" / "tree.json"
+    assert main(["structure", str(config), "--draw", str(picture), "--json", str(document)]) == 0
+    assert picture.stat().st_size > 1000 and json.loads(document.read_text())["parents"]
+
+
+def test_run_says_how_many_trials_it_reused_and_trained(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'losses = ["cross-entropy"]\n[data]\nbranching = [2, 2]\ndim = 4\ntrain_per_class = 2\n'
+        'test_per_class = 1\n[train]\nepochs = 1\n[model]\nname = "linear"\n'
+    )
+    out = str(tmp_path / "run")
+    assert main(["run", str(config), "--out", out]) == 0
+    assert "0 trial(s) reused from the run folder, 1 trained" in capsys.readouterr().out
+    assert main(["run", str(config), "--out", out]) == 0
+    assert "1 trial(s) reused from the run folder, 0 trained" in capsys.readouterr().out
 
 
 def test_tree_layout_centres_parents():

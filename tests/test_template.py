@@ -12,7 +12,7 @@ import pytest
 
 from structloss.cli import main
 from structloss.errors import ConfigError
-from structloss.template import plugin_names, render_plugin, validate_plugin_name
+from structloss.template import PLUGIN_NAME, plugin_names, render_plugin, validate_plugin_name
 
 EXPECTED_FILES = [
     "README.md",
@@ -79,12 +79,50 @@ def test_plugin_names() -> None:
         ("a" * 41, "at most 40 characters"),
         ("structloss-acme", "without the 'structloss-' prefix: `structloss new-plugin acme`"),
         ("structloss", "without the 'structloss-' prefix"),
-        ("cross-entropy", "would register loss 'cross-entropy'"),
+        ("cross-entropy", "would clash with loss 'cross-entropy' of the installed"),
+        ("tree-loss", "shipped with structloss"),
+        ("pmi-embedding", "shipped with structloss"),
     ],
 )
 def test_invalid_names_are_refused(name: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_plugin_name(name)
+
+
+def test_cli_refuses_a_shipped_name_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "structloss-tree-loss"
+    assert main(["new-plugin", "tree-loss", "--dir", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "'tree-loss' is taken" in err and "nothing was written" in err
+    assert not project.exists()
+
+
+def test_refuses_the_name_of_an_installed_distribution(monkeypatch) -> None:
+    from importlib import metadata
+
+    real = metadata.distribution
+
+    class Installed:
+        version = "1.2"
+
+    def distribution(name: str):  # as if structloss-acme-taken were installed
+        return Installed() if name == "structloss-acme-taken" else real(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+    with pytest.raises(ConfigError, match=r"installed distribution structloss-acme-taken 1\.2"):
+        validate_plugin_name("acme-taken")
+
+
+def test_refuses_the_name_of_an_installed_component() -> None:
+    from structloss.plugins import PluginHost
+
+    installed = PluginHost().registry.names("loss")
+    for name in installed:
+        if PLUGIN_NAME.match(name):
+            with pytest.raises(ConfigError, match=f"loss '{name}' of the installed"):
+                validate_plugin_name(name)
 
 
 def test_valid_names() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -127,17 +128,50 @@ def _progress(console: Console, enabled: bool) -> tuple[Any, Any, Any]:
 
 
 def _run_dir(args: argparse.Namespace) -> Path:
+    """The run folder, created and checked writable before anything trains."""
     if args.out:
-        return Path(args.out)
-    stem = Path(args.config).stem if args.config else "default"
-    return Path("runs") / stem
+        out = Path(args.out)
+    else:
+        stem = Path(args.config).stem if args.config else "default"
+        out = Path("runs") / stem
+    if out.exists() and not out.is_dir():
+        raise StructlossError(
+            f"--out {str(out)!r} is a file, not a folder; give a folder for the run (it is"
+            " created if missing)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise StructlossError(
+            f"cannot write the run folder {str(out)!r}: {exc.strerror or exc}; pick a writable"
+            " --out folder"
+        ) from None
+    return out
+
+
+def _output_file(option: str, value: str) -> Path:
+    """A file the command writes: not a folder; its missing parent folders are created."""
+    path = Path(value)
+    if path.is_dir():
+        raise StructlossError(
+            f"{option} {value!r} is a folder; give a file name such as {value}/out"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StructlossError(
+            f"cannot create the folder of {option} {value!r}: {exc.strerror or exc}"
+        ) from None
+    return path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from structloss.config import Config
     from structloss.distributed import distributed_world
     from structloss.experiment import run_experiment
-    from structloss.reporting import results_table, write_outputs
+    from structloss.reporting import results_table, run_summary, write_outputs
     from structloss.runs import RunFolder
 
     config = Config.from_file(args.config) if args.config else Config.from_dict({})
@@ -155,6 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if world.is_main:
             write_outputs(RunFolder(out), results)
             console.print(results_table(results, "results (held-out data)"))
+            for line in run_summary(results):
+                console.print(line)
     return 0
 
 
@@ -162,7 +198,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from structloss.config import Config
     from structloss.distributed import distributed_world
     from structloss.experiment import run_comparison
-    from structloss.reporting import metric_names, sweep_table, write_outputs
+    from structloss.reporting import metric_names, run_summary, sweep_table, write_outputs
     from structloss.runs import RunFolder
 
     config = Config.from_file(args.config)
@@ -185,6 +221,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 if r.skipped:
                     console.print(f"skipped {r.label or r.loss}: {r.skipped}")
                     break
+            for line in run_summary(results):
+                console.print(line)
     return 0
 
 
@@ -220,6 +258,17 @@ def render_tree(hierarchy: Any, max_nodes: int) -> Tree:
 def cmd_structure(args: argparse.Namespace) -> int:
     from structloss.config import build_structure
 
+    if args.max_nodes < 1:
+        raise StructlossError(f"--max-nodes must be at least 1, got {args.max_nodes}")
+    if args.draw:
+        from structloss.drawing import FORMATS
+
+        if Path(args.draw).suffix.lower() not in FORMATS:
+            raise StructlossError(
+                f"cannot draw to {args.draw!r}: use a file ending in {', '.join(FORMATS)}"
+            )
+    json_path = _output_file("--json", args.json) if args.json else None
+    draw_path = _output_file("--draw", args.draw) if args.draw else None
     structure = build_structure(args.config)
     console = _console()
     if structure is None:
@@ -238,15 +287,25 @@ def cmd_structure(args: argparse.Namespace) -> int:
         if structure.kind == "similarity" and structure.num_classes > 1:
             off = matrix[~np.eye(structure.num_classes, dtype=bool)]
             console.print(f"off-diagonal similarity: mean {off.mean():.4f}, max {off.max():.4f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(structure_document(structure), indent=2))
+    if json_path is not None:
+        try:
+            json_path.write_text(json.dumps(structure_document(structure), indent=2))
+        except OSError as exc:
+            raise StructlossError(
+                f"cannot write --json {args.json!r}: {exc.strerror or exc}"
+            ) from None
         console.print(f"wrote {args.json}")
-    if args.draw:
+    if draw_path is not None:
         if structure.kind != "hierarchy":
             raise StructlossError(f"--draw draws hierarchies; this structure is a {structure.kind}")
         from structloss.drawing import draw_hierarchy
 
-        console.print(f"drew {draw_hierarchy(structure, args.draw)}")
+        try:
+            console.print(f"drew {draw_hierarchy(structure, draw_path)}")
+        except OSError as exc:
+            raise StructlossError(
+                f"cannot write --draw {args.draw!r}: {exc.strerror or exc}"
+            ) from None
     return 0
 
 

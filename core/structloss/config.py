@@ -155,14 +155,26 @@ class Config:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax problems into :class:`ConfigError`."""
+    """Read a TOML file, turning I/O, encoding and syntax problems into :class:`ConfigError`."""
+    shown = str(path)
+    if Path(path).is_dir():
+        raise ConfigError(
+            f"the config {shown!r} is a directory; give the path of a TOML file in it"
+        )
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {str(path)!r}") from None
+        raise ConfigError(f"config file not found: {shown!r}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"the config {shown!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it"
+            " as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config {shown!r}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML in {str(path)!r}: {exc}") from None
+        raise ConfigError(f"invalid TOML in {shown!r}: {exc}") from None
 
 
 def _parse_classes(value: Any, base_dir: str) -> tuple[str, ...] | None:
@@ -174,6 +186,11 @@ def _parse_classes(value: Any, base_dir: str) -> tuple[str, ...] | None:
         path = Path(base_dir, Path(str(value["file"])).expanduser())
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"the classes file {str(path)!r} is not UTF-8 text ({exc.reason} at byte"
+                f" {exc.start}); save it as UTF-8"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read the classes file {str(path)!r}: {exc}") from None
         value = [line.strip() for line in lines if line.strip() and not line.startswith("#")]

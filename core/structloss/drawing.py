@@ -9,7 +9,10 @@ import numpy as np
 from structloss.errors import StructlossError
 from structloss.structures import Hierarchy
 
-__all__ = ["draw_hierarchy", "tree_layout"]
+__all__ = ["FORMATS", "draw_hierarchy", "tree_layout"]
+
+#: The file suffixes :func:`draw_hierarchy` can write.
+FORMATS = (".png", ".svg", ".pdf")
 
 
 def tree_layout(hierarchy: Hierarchy) -> np.ndarray:
@@ -47,7 +50,7 @@ def draw_hierarchy(hierarchy: Hierarchy, path: str | Path, *, labels: bool | Non
         StructlossError: when matplotlib is missing or the format is not supported.
     """
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+    if path.suffix.lower() not in FORMATS:
         raise StructlossError(f"cannot draw to {path.name!r}: use a .png, .svg or .pdf file")
     try:
         import matplotlib

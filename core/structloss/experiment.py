@@ -155,6 +155,15 @@ class Experiment:
                 raise ConfigError(
                     '`losses` must be a non-empty list of names or {name = "..."} tables'
                 )
+            bad = [item for item in listed if not isinstance(item, str | Mapping)]
+            bad += [
+                i for i in listed if isinstance(i, Mapping) and not isinstance(i.get("name"), str)
+            ]
+            if bad:
+                raise ConfigError(
+                    f"`losses` entries must be loss names or tables with a `name`, got {bad[0]!r};"
+                    ' write e.g. losses = ["cross-entropy", {name = "tree-loss"}]'
+                )
             return [{"name": item} if isinstance(item, str) else dict(item) for item in listed]
         if self.cfg.loss is not None:
             return [{"name": self.cfg.loss.name, **self.cfg.loss.options}]
@@ -163,6 +172,13 @@ class Experiment:
     def _resolve(self) -> dict[str, Any]:
         """The config as it runs, defaults filled in (written to ``config.json``)."""
         extra = self.cfg.extra
+        for name in ("data", "model", "compare"):
+            if not isinstance(extra.get(name, {}), Mapping):
+                value = extra[name]
+                raise ConfigError(
+                    f"[{name}] must be a table, got {type(value).__name__} {value!r}; write it"
+                    f" as a [{name}] section with key = value lines"
+                )
         return {
             "data": dict(extra.get("data", {})),
             "model": dict(extra.get("model", {"name": "mlp"})),
@@ -579,10 +595,21 @@ def run_comparison(
         raise ConfigError(
             f"[compare] has no option {unknown}; valid options: parameter, seeds, values"
         )
-    parameter, values = str(table["parameter"]), list(table["values"])
-    seeds = list(table.get("seeds", [0]))
-    if not values or not seeds:
-        raise ConfigError("[compare] values and seeds must be non-empty lists")
+    parameter, values, seeds = table["parameter"], table["values"], table.get("seeds", [0])
+    if not isinstance(parameter, str):
+        raise ConfigError(
+            f'[compare] parameter must be a string such as "data.noise", got {parameter!r}'
+        )
+    if not isinstance(values, list) or not isinstance(seeds, list) or not values or not seeds:
+        raise ConfigError(
+            f"[compare] values and seeds must be non-empty lists, got values = {values!r},"
+            f" seeds = {seeds!r}"
+        )
+    bad = [
+        seed for seed in seeds if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
+    ]
+    if bad:
+        raise ConfigError(f"[compare] seeds must be integers >= 0, got {bad[0]!r}")
     base = Experiment(cfg, host=host, out_dir=out_dir, world=world)
     base.folder.write_json("config.json", base.resolved)
     results = []

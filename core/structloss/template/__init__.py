@@ -25,6 +25,7 @@ from structloss.errors import ConfigError
 __all__ = [
     "MAX_NAME_LENGTH",
     "PLUGIN_NAME",
+    "SHIPPED_PLUGINS",
     "plugin_names",
     "render_plugin",
     "validate_plugin_name",
@@ -44,8 +45,10 @@ def validate_plugin_name(name: str) -> str:
 
     Raises:
         ConfigError: when ``name`` is not lower-case letters and digits in words joined by
-            ``-`` starting with a letter, carries the ``structloss-`` prefix, or would clash
-            with a built-in loss or structure provider.
+            ``-`` starting with a letter, carries the ``structloss-`` prefix, or is taken:
+            the name of a plugin shipped with structloss, of an installed distribution or
+            plugin, or of an installed loss or structure provider that the plugin would
+            register.
     """
     if not isinstance(name, str) or not PLUGIN_NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         raise ConfigError(
@@ -59,21 +62,52 @@ def validate_plugin_name(name: str) -> str:
             f"give the plugin name without the 'structloss-' prefix: `structloss new-plugin"
             f" {stem}` creates the distribution structloss-{stem}"
         )
+    _check_unclaimed(name)
+    return name
+
+
+#: The plugins shipped in this repository; a new plugin must not take their names.
+SHIPPED_PLUGINS = (
+    "embedding-similarity",
+    "pmi-embedding",
+    "simloss",
+    "smooth-topk",
+    "tree-loss",
+    "wordnet-tree",
+)
+
+
+def _check_unclaimed(name: str) -> None:
+    """Refuse a name that a shipped plugin, an installed distribution or component uses.
+
+    A project generated under such a name would, once installed, replace or collide with
+    what is there (``structloss new-plugin tree-loss`` would shadow the real tree loss).
+    """
+    from importlib import metadata
+
     from structloss.plugins import PluginHost
 
-    registry = PluginHost(entry_points=[], env={}).registry
     names = plugin_names(name)
-    taken = [
-        f"{kind} {names[kind]!r}"
-        for kind in ("loss", "structure")
-        if names[kind] in registry.names(kind)
-    ]
-    if taken:
+    clashes = []
+    if name in SHIPPED_PLUGINS:
+        clashes.append(f"the plugin {name!r} shipped with structloss (structloss-{name})")
+    try:
+        dist = metadata.distribution(names["distribution"])
+    except metadata.PackageNotFoundError:
+        pass
+    else:
+        clashes.append(f"the installed distribution {names['distribution']} {dist.version}")
+    host = PluginHost()  # what is installed here, whatever the STRUCTLOSS_* variables say
+    if name in host.plugins:
+        clashes.append(f"the installed {host.plugins[name].describe()}")
+    for kind in ("loss", "structure"):
+        for reg in host.registry.providers(kind, names[kind]):
+            clashes.append(f"{kind} {names[kind]!r} of the installed {reg.plugin.describe()}")
+    if clashes:
         raise ConfigError(
-            f"plugin name {name!r} would register {' and '.join(taken)}, which structloss"
-            " already provides; pick another name"
+            f"plugin name {name!r} is taken: it would clash with {'; '.join(dict.fromkeys(clashes))}."
+            f" Pick another name, such as 'my-{name}'; nothing was written"
         )
-    return name
 
 
 def plugin_names(name: str) -> dict[str, str]:
