@@ -290,7 +290,7 @@ def train_markdown() -> str:
     """Return the options of the ``[train]`` table, read from ``TrainSettings``."""
     import attrs
 
-    from structloss.experiment import TrainSettings
+    from structloss.lab.settings import TrainSettings
 
     lines = ["| option | default | type |", "| --- | --- | --- |"]
     for field in attrs.fields(TrainSettings):

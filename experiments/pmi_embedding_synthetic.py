@@ -3,7 +3,7 @@
 Chollet (2016) reports that regressing PMI label embeddings converges faster and reaches a
 higher mean average precision than sigmoid cross-entropy on a huge multi-label dataset.
 This experiment checks the claim on a small synthetic one: labels co-occur through latent
-topics (``structloss.synthetic.cooccurrence_task``); for every seed and nested training-set
+topics (``structloss.lab.datasets.synthetic.cooccurrence_task``); for every seed and nested training-set
 size, the same MLP is trained with each method (composed by name, the embedding learned from
 that training set's labels) and evaluated on one held-out set after every epoch.
 
@@ -31,9 +31,9 @@ from torch import nn
 
 import structloss_pmi_embedding.hooks as hooks
 from structloss import Objective, PluginHost, compose
+from structloss.lab.datasets.synthetic import MultiLabelTask, cooccurrence_task
 from structloss.metrics import mean_average_precision, precision_at_k
 from structloss.registry import PluginInfo
-from structloss.synthetic import MultiLabelTask, cooccurrence_task
 
 NAME = "pmi_embedding_synthetic"
 HERE = Path(__file__).resolve().parent

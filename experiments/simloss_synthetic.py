@@ -1,6 +1,6 @@
 """SimLoss vs cross-entropy on a synthetic task with a known class tree.
 
-The task (:func:`structloss.synthetic.hierarchical_task`) draws class means along a random
+The task (:func:`structloss.lab.datasets.synthetic.hierarchical_task`) draws class means along a random
 tree, so classes under one parent (a *superclass*) look alike. Each variant in the TOML
 config trains the same MLP from the same initialisation on the same batches; SimLoss gets
 its similarity from the true tree (``rule``/``decay``, converted by the core) or from class
@@ -33,7 +33,7 @@ from torch import nn
 
 from structloss import LabelEmbedding, LabelStructure, Objective, compose
 from structloss.errors import ConfigError
-from structloss.synthetic import SyntheticTask, hierarchical_task
+from structloss.lab.datasets.synthetic import SyntheticTask, hierarchical_task
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIG = HERE / "simloss_synthetic.toml"

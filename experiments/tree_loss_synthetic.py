@@ -1,7 +1,7 @@
 """The tree loss's synthetic study: test accuracy against training-set size.
 
 After Wang & Izbicki (2022): data are generated along a known class tree
-(:func:`structloss.synthetic.hierarchical_task`); a linear model of the raw inputs is trained
+(:func:`structloss.lab.datasets.synthetic.hierarchical_task`); a linear model of the raw inputs is trained
 with the ``tree-loss`` objective on the true tree (its head is a ``TreeLinear``) and with
 ``cross-entropy`` (an ``nn.Linear`` head), from training sets of growing size, over several
 seeds. The script prints a table of mean ± std test accuracy and writes
@@ -31,8 +31,8 @@ import torch
 
 import structloss
 from structloss.errors import ConfigError, closest
+from structloss.lab.datasets.synthetic import SyntheticTask, hierarchical_task
 from structloss.metrics import top_k_accuracy
-from structloss.synthetic import SyntheticTask, hierarchical_task
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIG = HERE / "tree_loss_synthetic.toml"

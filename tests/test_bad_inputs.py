@@ -27,7 +27,7 @@ from structloss.errors import (
     UnknownComponentError,
     UnknownOptionError,
 )
-from structloss.experiment import TrainSettings, run_comparison, run_experiment
+from structloss.lab import TrainSettings, run_comparison, run_experiment
 from structloss.plugins import reset_default_host
 
 CLASSES = ["cat", "dog", "truck"]
@@ -76,7 +76,7 @@ def _run(**tables: Any) -> Callable[[Path], Any]:
 
 
 def _data(**table: Any) -> Callable[[Path], Any]:
-    from structloss.data import load_dataset
+    from structloss.lab.datasets import load_dataset
 
     return lambda tmp: load_dataset(table, base_dir=tmp)
 
@@ -93,14 +93,14 @@ def _npz(tmp: Path, **arrays: Any) -> Path:
 
 
 def _features(tmp: Path, test_fraction: float = 0.2, **arrays: Any) -> Any:
-    from structloss.data import load_dataset
+    from structloss.lab.datasets import load_dataset
 
     path = str(_npz(tmp, **arrays))
     return load_dataset({"name": "features", "path": path, "test_fraction": test_fraction})
 
 
 def _cifar(tmp: Path, meta: Any) -> Any:
-    from structloss.data import load_dataset
+    from structloss.lab.datasets import load_dataset
 
     root = tmp / "cifar-100-python"
     root.mkdir()
@@ -111,7 +111,7 @@ def _cifar(tmp: Path, meta: Any) -> Any:
 
 
 def _cifar_bytes(tmp: Path) -> Any:
-    from structloss.data import load_dataset
+    from structloss.lab.datasets import load_dataset
 
     root = tmp / "cifar-100-python"
     root.mkdir()
@@ -121,7 +121,7 @@ def _cifar_bytes(tmp: Path) -> Any:
 
 
 def _load_data_raw(table: Any) -> Any:
-    from structloss.data import load_dataset
+    from structloss.lab.datasets import load_dataset
 
     return load_dataset(table)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -175,8 +176,115 @@ def test_run_says_how_many_trials_it_reused_and_trained(tmp_path, capsys):
     assert "1 trial(s) reused from the run folder, 0 trained" in capsys.readouterr().out
 
 
+RUN_TOML = (
+    'losses = ["cross-entropy"]\n[data]\nbranching = [2, 2]\ndim = 4\ntrain_per_class = 2\n'
+    'test_per_class = 1\n[train]\nepochs = 1\n[model]\nname = "linear"\n'
+)
+
+
+def _error(capsys, *names):
+    err = capsys.readouterr().err
+    assert "structloss: error:" in err and "Traceback" not in err, err
+    for name in names:
+        assert name in err, err
+    return err
+
+
+def test_a_config_directory_names_the_toml_files_in_it(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text(RUN_TOML)
+    assert main(["structure", str(tmp_path)]) == 2
+    _error(capsys, repr(str(tmp_path)), "is a directory", "it holds run.toml")
+
+
+def test_a_classes_file_that_is_a_directory(tmp_path, capsys):
+    (tmp_path / "names").mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text('classes = {file = "names"}\n[structure]\nprovider = "flat"\n')
+    assert main(["structure", str(config)]) == 2
+    _error(capsys, str(tmp_path / "names"), "is a directory", "one class per line")
+
+
+def test_an_unreadable_config(tmp_path, capsys, monkeypatch):
+    import structloss.config
+
+    config = tmp_path / "c.toml"
+    config.write_text(RUN_TOML)
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(structloss.config, "open", denied, raising=False)
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 2
+    _error(capsys, repr(str(config)), "Permission denied", "chmod u+r")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_config_by_mode(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(RUN_TOML)
+    config.chmod(0)
+    assert main(["run", str(config)]) == 2
+    _error(capsys, repr(str(config)), "Permission denied")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes folders whatever their mode")
+def test_out_in_a_read_only_folder_by_mode(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(RUN_TOML)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["run", str(config), "--out", str(locked)]) == 2
+    finally:
+        locked.chmod(0o700)
+    _error(capsys, repr(str(locked)), "cannot write the run folder", "writable --out")
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_out_that_cannot_be_written_fails_before_training(tmp_path, capsys, monkeypatch, command):
+    import tempfile
+
+    config = tmp_path / "c.toml"
+    config.write_text(RUN_TOML + '[compare]\nparameter = "train.epochs"\nvalues = [1]\n')
+    out = tmp_path / "locked"
+
+    def denied(*args, **kwargs):  # what a folder without write permission does (not as root)
+        raise PermissionError(13, "Permission denied", str(out))
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)
+    assert main([command, str(config), "--out", str(out)]) == 2
+    _error(capsys, repr(str(out)), "Permission denied", "writable --out")
+    assert "training" not in capsys.readouterr().out
+    assert list(out.iterdir()) == []
+
+
+def test_an_os_error_anywhere_exits_2_naming_the_file(tmp_path, capsys, monkeypatch):
+    import structloss.cli
+
+    def fails(args):
+        raise OSError(28, "No space left on device", str(tmp_path / "x"))
+
+    monkeypatch.setattr(structloss.cli, "cmd_new_plugin", fails)
+    assert main(["new-plugin", "acme-demo"]) == 2
+    _error(capsys, repr(str(tmp_path / "x")), "No space left on device")
+
+
+def test_ctrl_c_exits_130_without_a_traceback(capsys, monkeypatch):
+    import structloss.cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(structloss.cli, "cmd_new_plugin", interrupted)
+    assert main(["new-plugin", "acme-demo"]) == 130
+    assert capsys.readouterr().err == "structloss: interrupted\n"
+
+
 def test_tree_layout_centres_parents():
-    from structloss.drawing import tree_layout
+    from structloss.lab.drawing import tree_layout
 
     tree = Hierarchy.from_parents(
         ["cat", "dog", "car"], {"cat": "animal", "dog": "animal", "animal": "root", "car": "root"}

@@ -8,7 +8,7 @@ import pytest
 
 from structloss.config import Config, read_toml
 from structloss.errors import UnknownComponentError
-from structloss.experiment import run_comparison, run_experiment
+from structloss.lab import run_comparison, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "experiments" / "configs").glob("*.toml"))

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from structloss.data import (
+from structloss.errors import (
+    ConfigError,
+    StructlossError,
+    UnknownComponentError,
+    UnknownOptionError,
+)
+from structloss.lab.datasets import (
     DATASET_NAMES,
     HIERARCHY_DEFAULTS,
     Dataset,
@@ -18,13 +24,7 @@ from structloss.data import (
     inject_label_noise,
     load_dataset,
 )
-from structloss.errors import (
-    ConfigError,
-    StructlossError,
-    UnknownComponentError,
-    UnknownOptionError,
-)
-from structloss.synthetic import cooccurrence_task, hierarchical_task
+from structloss.lab.datasets.synthetic import cooccurrence_task, hierarchical_task
 
 FINE = [b"apple", b"pear", b"bee", b"cat"]
 COARSE = [b"fruit", b"animal"]
@@ -281,9 +281,6 @@ DEFAULT_EXPERIMENT = {
 
 def test_defaults_are_the_default_experiment():
     assert {"name": "synthetic-hierarchy", **HIERARCHY_DEFAULTS} == DEFAULT_EXPERIMENT
-    from structloss import experiment
-
-    assert getattr(experiment, "DATA_DEFAULTS", DEFAULT_EXPERIMENT) == DEFAULT_EXPERIMENT
     data = load_dataset({})
     task = hierarchical_task(**{k: v for k, v in DEFAULT_EXPERIMENT.items() if k != "name"})
     assert data.name == "synthetic-hierarchy" and data.classes == task.classes
@@ -487,7 +484,7 @@ def test_dataset_record_validates_its_fields():
 
 def test_cnn_trains_on_cifar100_format_end_to_end(cifar_dir: Path, tmp_path: Path):
     from structloss import PluginHost
-    from structloss.experiment import run_experiment
+    from structloss.lab import run_experiment
 
     config = {
         "data": {"name": "cifar100", "path": str(cifar_dir)},

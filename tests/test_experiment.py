@@ -13,7 +13,7 @@ import torch
 
 from structloss import PluginHost
 from structloss.errors import ConfigError
-from structloss.experiment import run_comparison, run_experiment
+from structloss.lab import run_comparison, run_experiment
 
 SMALL = {
     "data": {

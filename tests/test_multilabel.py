@@ -9,8 +9,8 @@ import torch.nn.functional as F
 
 from structloss import PluginHost, compose
 from structloss.errors import InputError
-from structloss.labels import label_pairs, multi_hot
 from structloss.metrics import mean_average_precision, precision_at_k, recall_at_k
+from structloss.targets import label_pairs, multi_hot
 
 CLASSES = ["sky", "beach", "sea", "tree"]
 

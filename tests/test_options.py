@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from structloss import PluginHost, compose
 from structloss.errors import ConfigError
-from structloss.experiment import TrainSettings
+from structloss.lab.settings import TrainSettings
 from structloss.options import check_types, describe, matches
 
 

@@ -13,9 +13,9 @@ import pytest
 import structloss
 from structloss import PluginHost
 from structloss.errors import ConfigError
-from structloss.experiment import run_comparison, run_experiment
-from structloss.reporting import results_table, run_summary, summary_rows, write_outputs
-from structloss.runs import RunFolder, TrialResult, loss_label, trial_key
+from structloss.lab import run_comparison, run_experiment
+from structloss.lab.reporting import results_table, run_summary, summary_rows, write_outputs
+from structloss.lab.runs import RunFolder, TrialResult, loss_label, trial_key
 
 TRAIN = {"epochs": 2, "batch_size": 8}
 TREE = {"cat": "animal", "dog": "animal", "truck": "vehicle", "animal": "root", "vehicle": "root"}

@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from structloss.errors import ConfigError
-from structloss.synthetic import cooccurrence_task, hierarchical_task, random_class_tree
+from structloss.lab.datasets.synthetic import (
+    cooccurrence_task,
+    hierarchical_task,
+    random_class_tree,
+)
 
 
 def test_random_class_tree_shape():

@@ -12,7 +12,13 @@ import pytest
 
 from structloss.cli import main
 from structloss.errors import ConfigError
-from structloss.template import PLUGIN_NAME, plugin_names, render_plugin, validate_plugin_name
+from structloss.template import (
+    PLUGIN_NAME,
+    SHIPPED_PLUGINS,
+    plugin_names,
+    render_plugin,
+    validate_plugin_name,
+)
 
 EXPECTED_FILES = [
     "README.md",
@@ -123,6 +129,97 @@ def test_refuses_the_name_of_an_installed_component() -> None:
         if PLUGIN_NAME.match(name):
             with pytest.raises(ConfigError, match=f"loss '{name}' of the installed"):
                 validate_plugin_name(name)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(not (REPO / "plugins").is_dir(), reason="needs the repository's plugins/")
+def test_shipped_plugins_are_the_plugin_folders() -> None:
+    assert sorted(SHIPPED_PLUGINS) == sorted(p.name for p in (REPO / "plugins").iterdir())
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("torch", "backend 'torch' of the installed plugin 'structloss.builtin.backends'"),
+        ("flat", "structure 'flat' of the installed plugin 'structloss.builtin.structures'"),
+        ("numpy", "the installed distribution numpy "),
+    ],
+)
+def test_refuses_names_that_installed_things_use(name: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"plugin name '{name}' is taken") as info:
+        validate_plugin_name(name)
+    assert message in str(info.value) and f"such as 'my-{name}'" in str(info.value)
+
+
+def test_disabled_plugins_still_hold_their_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from structloss.plugins import PluginHost
+
+    providers = PluginHost(env={}).registry.providers("structure", "ordinal")
+    if not providers:
+        pytest.skip("needs a plugin providing the structure 'ordinal' (structloss-simloss)")
+    monkeypatch.setenv("STRUCTLOSS_LOAD_PLUGINS", "")
+    monkeypatch.setenv("STRUCTLOSS_STRICT_PLUGINS", "1")
+    with pytest.raises(ConfigError, match="structure 'ordinal' of the installed plugin"):
+        validate_plugin_name("ordinal")
+
+
+def test_a_plugin_that_fails_to_load_still_holds_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib import metadata
+
+    import structloss.plugins
+
+    broken = metadata.EntryPoint("acme-broken", "structloss_no_such_module_xyz", "structloss")
+    real = metadata.entry_points
+
+    def entry_points(**kwargs: str):  # as if a broken plugin acme-broken were installed
+        found = real(**kwargs)
+        return [*found, broken] if kwargs.get("group") == "structloss" else found
+
+    monkeypatch.setattr(structloss.plugins.metadata, "entry_points", entry_points)
+    with pytest.raises(ConfigError, match="clash with the installed plugin 'acme-broken'"):
+        validate_plugin_name("acme-broken")
+
+
+def test_refuses_a_directory_under_a_file_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    target = a_file / "sub" / "project"
+    assert main(["new-plugin", "acme-demo", "--dir", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "structloss: error:" in err and f"{str(a_file)!r} is a file" in err
+    assert "Traceback" not in err and a_file.read_text() == ""
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failed_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    target = tmp_path / "new" / "project"
+    if existing:
+        target.mkdir(parents=True)
+    real = Path.write_text
+    count = [0]
+
+    def write_text(self: Path, *args: object, **kwargs: object) -> int:
+        count[0] += 1
+        if count[0] == 3:
+            raise OSError(28, "No space left on device", str(self))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(ConfigError, match="No space left on device") as info:
+        render_plugin("acme-demo", target)
+    assert str(target) in str(info.value) and "nothing was written" in str(info.value)
+    if existing:
+        assert list(target.iterdir()) == []
+    else:
+        assert not (tmp_path / "new").exists()
 
 
 def test_valid_names() -> None:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from rich.console import Console
-from rich.table import Table
-from rich.tree import Tree
-
 from structloss.errors import StructlossError
-from structloss.registry import KINDS
 
 __all__ = ["main"]
 
@@ -29,13 +22,11 @@ PLURAL = {
 }
 
 
-def _console() -> Console:
-    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 120)
-
-
 # -- structloss plugins ---------------------------------------------------------------------
 def plugins_report(host: Any) -> dict[str, Any]:
     """Return what ``structloss plugins --json`` prints: plugins, failures, collisions."""
+    from structloss.registry import KINDS
+
     plugins = []
     for name, info in sorted(host.plugins.items()):
         components = host.components(name)
@@ -71,242 +62,55 @@ def plugins_report(host: Any) -> dict[str, Any]:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from structloss.plugins import default_host
+    from structloss.registry import KINDS
 
     report = plugins_report(default_host())
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    console = _console()
-    table = Table(title="structloss plugins")
-    for column in ("plugin", "distribution", "components"):
-        table.add_column(column)
+    rows = []
     for row in report["plugins"]:
         parts = [f"{kind}: {', '.join(row[PLURAL[kind]])}" for kind in KINDS if row[PLURAL[kind]]]
         dist = f"{row['distribution'] or '-'} {row['version'] or ''}".strip()
-        table.add_row(row["name"], dist, "\n".join(parts) or "-")
-    console.print(table)
+        rows.append((row["name"], dist, parts or ["-"]))
+    print(_table(("plugin", "distribution", "components"), rows))
     for failure in report["failures"]:
-        console.print(
-            f"[red]failed[/red] {failure['plugin']} ({failure['distribution'] or '?'}) at"
-            f" {failure['stage']}: {failure['error']}",
-            markup=True,
+        print(
+            f"failed: {failure['plugin']} ({failure['distribution'] or '?'}) at"
+            f" {failure['stage']}: {failure['error']}"
         )
     for clash in report["collisions"]:
-        console.print(
-            f"[yellow]collision[/yellow] {clash['kind']} {clash['name']!r} is provided by"
-            f" {', '.join(clash['plugins'])}",
-            markup=True,
+        print(
+            f"collision: {clash['kind']} {clash['name']!r} is provided by"
+            f" {', '.join(clash['plugins'])}"
         )
     if report["disabled"]:
-        console.print(f"disabled: {', '.join(report['disabled'])}")
+        print(f"disabled: {', '.join(report['disabled'])}")
     return 0
 
 
-# -- structloss run -------------------------------------------------------------------------
-def _progress(console: Console, enabled: bool) -> tuple[Any, Any, Any]:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not (enabled and console.is_terminal),
-    )
-    current: list[Any] = []
-
-    def on_start(name: str, epochs: int) -> None:
-        current[:] = [progress.add_task(name, total=epochs)]
-        if enabled and not console.is_terminal:
-            console.print(f"training {name} ...")
-
-    def on_epoch() -> None:
-        progress.advance(current[0])
-
-    return progress, on_start, on_epoch
+def _table(headers: Sequence[str], rows: Sequence[tuple[str, str, list[str]]]) -> str:
+    """A plain-text table; the last column may take several lines (no rich needed)."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers[:2])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, [*widths, 0], strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in [*widths, len(headers[2])]))
+    for first, second, last in rows:
+        for i, part in enumerate(last):
+            cells = (first, second) if i == 0 else ("", "")
+            lines.append("  ".join([cells[0].ljust(widths[0]), cells[1].ljust(widths[1]), part]))
+    return "\n".join(lines)
 
 
-def _run_dir(args: argparse.Namespace) -> Path:
-    """The run folder, created and checked writable before anything trains."""
-    if args.out:
-        out = Path(args.out)
-    else:
-        stem = Path(args.config).stem if args.config else "default"
-        out = Path("runs") / stem
-    if out.exists() and not out.is_dir():
-        raise StructlossError(
-            f"--out {str(out)!r} is a file, not a folder; give a folder for the run (it is"
-            " created if missing)"
-        )
+def _lab(command: str) -> Any:
+    """The lab's handler of ``command``, or an error naming the extra to install."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
+        from structloss.lab import cli
+    except ImportError as exc:
         raise StructlossError(
-            f"cannot write the run folder {str(out)!r}: {exc.strerror or exc}; pick a writable"
-            " --out folder"
+            f"structloss {command} needs the lab's dependencies ({exc.name} is missing):"
+            " pip install 'structloss[lab]'"
         ) from None
-    return out
-
-
-def _output_file(option: str, value: str) -> Path:
-    """A file the command writes: not a folder; its missing parent folders are created."""
-    path = Path(value)
-    if path.is_dir():
-        raise StructlossError(
-            f"{option} {value!r} is a folder; give a file name such as {value}/out"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StructlossError(
-            f"cannot create the folder of {option} {value!r}: {exc.strerror or exc}"
-        ) from None
-    return path
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from structloss.config import Config
-    from structloss.distributed import distributed_world
-    from structloss.experiment import run_experiment
-    from structloss.reporting import results_table, run_summary, write_outputs
-    from structloss.runs import RunFolder
-
-    config = Config.from_file(args.config) if args.config else Config.from_dict({})
-    out = _run_dir(args)
-    with distributed_world() as world:
-        console = _console()
-        if world.is_main:
-            what = "default experiment" if args.config is None else args.config
-            console.print(f"structloss run: {what} -> {out}")
-        progress, on_start, on_epoch = _progress(console, world.is_main)
-        with progress:
-            results = run_experiment(
-                config, out_dir=out, world=world, on_start=on_start, on_epoch=on_epoch
-            )
-        if world.is_main:
-            write_outputs(RunFolder(out), results)
-            console.print(results_table(results, "results (held-out data)"))
-            for line in run_summary(results):
-                console.print(line)
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from structloss.config import Config
-    from structloss.distributed import distributed_world
-    from structloss.experiment import run_comparison
-    from structloss.reporting import metric_names, run_summary, sweep_table, write_outputs
-    from structloss.runs import RunFolder
-
-    config = Config.from_file(args.config)
-    out = _run_dir(args)
-    with distributed_world() as world:
-        console = _console()
-        if world.is_main:
-            console.print(f"structloss compare: {args.config} -> {out}")
-        progress, on_start, on_epoch = _progress(console, world.is_main)
-        with progress:
-            parameter, results = run_comparison(
-                config, out_dir=out, world=world, on_start=on_start, on_epoch=on_epoch
-            )
-        if world.is_main:
-            write_outputs(RunFolder(out), results, parameter)
-            done = [r for r in results if r.skipped is None]
-            for metric in metric_names(done):
-                console.print(sweep_table(done, metric, parameter))
-            for r in results:
-                if r.skipped:
-                    console.print(f"skipped {r.label or r.loss}: {r.skipped}")
-                    break
-            for line in run_summary(results):
-                console.print(line)
-    return 0
-
-
-# -- structloss structure ---------------------------------------------------------------------
-def structure_document(structure: Any) -> dict[str, Any]:
-    """Return a JSON-ready document of any structure (hierarchies as ``to_json`` writes)."""
-    if structure.kind == "hierarchy":
-        return json.loads(structure.to_json())
-    return {
-        "kind": structure.kind,
-        "classes": list(structure.classes),
-        "matrix": structure.matrix.tolist(),
-    }
-
-
-def render_tree(hierarchy: Any, max_nodes: int) -> Tree:
-    """A rich Tree of ``hierarchy`` showing at most ``max_nodes`` nodes."""
-    tree = Tree(hierarchy.root)
-    budget = [max_nodes - 1]
-    stack = [(hierarchy.root, tree)]
-    while stack:
-        name, branch = stack.pop()
-        kids = hierarchy.children(name)
-        for kid in kids:
-            if budget[0] <= 0:
-                branch.add(f"... ({hierarchy.num_nodes - max_nodes} more nodes)")
-                return tree
-            budget[0] -= 1
-            stack.append((kid, branch.add(kid)))
-    return tree
-
-
-def cmd_structure(args: argparse.Namespace) -> int:
-    from structloss.config import build_structure
-
-    if args.max_nodes < 1:
-        raise StructlossError(f"--max-nodes must be at least 1, got {args.max_nodes}")
-    if args.draw:
-        from structloss.drawing import FORMATS
-
-        if Path(args.draw).suffix.lower() not in FORMATS:
-            raise StructlossError(
-                f"cannot draw to {args.draw!r}: use a file ending in {', '.join(FORMATS)}"
-            )
-    json_path = _output_file("--json", args.json) if args.json else None
-    draw_path = _output_file("--draw", args.draw) if args.draw else None
-    structure = build_structure(args.config)
-    console = _console()
-    if structure is None:
-        console.print(f"{args.config} has no [structure] table; nothing to build")
-        return 1
-    console.print(f"{structure.kind} over {structure.num_classes} classes")
-    if structure.kind == "hierarchy":
-        console.print(
-            f"{structure.num_nodes} nodes, depth {int(structure.depths.max())},"
-            f" root {structure.root!r}"
-        )
-        console.print(render_tree(structure, args.max_nodes))
-    else:
-        matrix = structure.matrix
-        console.print(f"matrix {matrix.shape[0]} x {matrix.shape[1]}")
-        if structure.kind == "similarity" and structure.num_classes > 1:
-            off = matrix[~np.eye(structure.num_classes, dtype=bool)]
-            console.print(f"off-diagonal similarity: mean {off.mean():.4f}, max {off.max():.4f}")
-    if json_path is not None:
-        try:
-            json_path.write_text(json.dumps(structure_document(structure), indent=2))
-        except OSError as exc:
-            raise StructlossError(
-                f"cannot write --json {args.json!r}: {exc.strerror or exc}"
-            ) from None
-        console.print(f"wrote {args.json}")
-    if draw_path is not None:
-        if structure.kind != "hierarchy":
-            raise StructlossError(f"--draw draws hierarchies; this structure is a {structure.kind}")
-        from structloss.drawing import draw_hierarchy
-
-        try:
-            console.print(f"drew {draw_hierarchy(structure, draw_path)}")
-        except OSError as exc:
-            raise StructlossError(
-                f"cannot write --draw {args.draw!r}: {exc.strerror or exc}"
-            ) from None
-    return 0
+    return getattr(cli, f"cmd_{command}")
 
 
 # -- structloss new-plugin ------------------------------------------------------------------
@@ -316,11 +120,10 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     written = render_plugin(args.name, args.dir)
     names = plugin_names(args.name)
     root = Path(args.dir) if args.dir else Path(names["distribution"])
-    console = _console()
-    console.print(f"created {names['distribution']} in {root}:")
+    print(f"created {names['distribution']} in {root}:")
     for path in written:
-        console.print(f"  {path.relative_to(root)}")
-    console.print(
+        print(f"  {path.relative_to(root)}")
+    print(
         f"next: cd {root} && pip install -e '.[test]' && pytest\n"
         f"then `structloss plugins` lists {args.name!r} with the loss {names['loss']!r} and the"
         f" structure provider {names['structure']!r}"
@@ -343,17 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train and compare losses (default: built-in experiment)")
     run.add_argument("config", nargs="?", help="a TOML run config")
     run.add_argument("--out", metavar="DIR", help="run folder (default: runs/<config name>)")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=lambda args: _lab("run")(args))
     compare = sub.add_parser("compare", help="sweep a parameter over losses and seeds")
     compare.add_argument("config", help="a TOML run config with a [compare] table")
     compare.add_argument("--out", metavar="DIR", help="run folder (default: runs/<config name>)")
-    compare.set_defaults(func=cmd_compare)
+    compare.set_defaults(func=lambda args: _lab("compare")(args))
     structure = sub.add_parser("structure", help="build a config's structure and summarise it")
     structure.add_argument("config", help="a TOML config with a [structure] table")
     structure.add_argument("--json", metavar="PATH", help="also write the structure as JSON")
     structure.add_argument("--max-nodes", type=int, default=200, help="tree nodes to print")
     structure.add_argument("--draw", metavar="PATH", help="draw a hierarchy to .png/.svg/.pdf")
-    structure.set_defaults(func=cmd_structure)
+    structure.set_defaults(func=lambda args: _lab("structure")(args))
     new_plugin = sub.add_parser(
         "new-plugin", help="create a plugin project structloss-NAME from the template"
     )
@@ -375,6 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StructlossError as exc:
         print(f"structloss: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the command reads or writes; the commands name most
+        where = f" {str(exc.filename)!r}" if exc.filename else ""
+        print(
+            f"structloss: error: cannot use{where}: {exc.strerror or exc}; check the path, its"
+            " permissions and the free disk space",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        print("structloss: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

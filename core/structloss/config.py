@@ -158,8 +158,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O, encoding and syntax problems into :class:`ConfigError`."""
     shown = str(path)
     if Path(path).is_dir():
+        inside = sorted(p.name for p in Path(path).glob("*.toml"))[:3]
+        hint = f" (it holds {', '.join(inside)})" if inside else ""
         raise ConfigError(
-            f"the config {shown!r} is a directory; give the path of a TOML file in it"
+            f"the config {shown!r} is a directory; give the path of a TOML file in it{hint}"
         )
     try:
         with open(path, "rb") as handle:
@@ -172,7 +174,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             " as UTF-8"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read the config {shown!r}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"cannot read the config {shown!r}: {exc.strerror or exc}; check the path and that"
+            " the file is readable (chmod u+r)"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {shown!r}: {exc}") from None
 
@@ -192,7 +197,11 @@ def _parse_classes(value: Any, base_dir: str) -> tuple[str, ...] | None:
                 f" {exc.start}); save it as UTF-8"
             ) from None
         except OSError as exc:
-            raise ConfigError(f"cannot read the classes file {str(path)!r}: {exc}") from None
+            what = "is a directory" if path.is_dir() else (exc.strerror or str(exc)).lower()
+            raise ConfigError(
+                f"cannot read the classes file {str(path)!r}: {what}; `classes = {{file = ...}}`"
+                " names a text file with one class per line, relative to the config's folder"
+            ) from None
         value = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     elif isinstance(value, str):
         return None  # a named class list, resolved by the plugin host (see resolve_classes)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from structloss.errors import InputError, closest
-from structloss.labels import multi_hot
+from structloss.targets import multi_hot
 
 __all__ = ["REDUCTIONS", "Objective"]
 

@@ -16,11 +16,16 @@ placeholders replaced in the text:
 from __future__ import annotations
 
 import re
+import shutil
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from structloss.errors import ConfigError
+
+if TYPE_CHECKING:
+    from structloss.plugins import PluginHost
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -83,31 +88,56 @@ def _check_unclaimed(name: str) -> None:
     A project generated under such a name would, once installed, replace or collide with
     what is there (``structloss new-plugin tree-loss`` would shadow the real tree loss).
     """
-    from importlib import metadata
-
     from structloss.plugins import PluginHost
 
+    host = PluginHost(env={})  # everything installed, whatever the STRUCTLOSS_* variables say
+    clashes = _clashes(name, host)
+    if clashes:
+        candidates = (f"my-{name}", f"{name}-2", f"{name}-ext")
+        fits = (c for c in candidates if len(c) <= MAX_NAME_LENGTH and not _clashes(c, host))
+        other = next(fits, None)
+        raise ConfigError(
+            f"plugin name {name!r} is taken: it would clash with {'; '.join(clashes)}."
+            f" Pick another name{f', such as {other!r}' if other else ''}; nothing was written"
+        )
+
+
+def _clashes(name: str, host: PluginHost) -> list[str]:
+    """Describe everything installed (or shipped) that already uses ``name``'s names."""
+    import importlib.util
+    from importlib import metadata
+
+    from structloss.registry import KINDS
+
     names = plugin_names(name)
-    clashes = []
+    clashes: list[str] = []
     if name in SHIPPED_PLUGINS:
         clashes.append(f"the plugin {name!r} shipped with structloss (structloss-{name})")
-    try:
-        dist = metadata.distribution(names["distribution"])
-    except metadata.PackageNotFoundError:
-        pass
-    else:
-        clashes.append(f"the installed distribution {names['distribution']} {dist.version}")
-    host = PluginHost()  # what is installed here, whatever the STRUCTLOSS_* variables say
-    if name in host.plugins:
-        clashes.append(f"the installed {host.plugins[name].describe()}")
-    for kind in ("loss", "structure"):
-        for reg in host.registry.providers(kind, names[kind]):
-            clashes.append(f"{kind} {names[kind]!r} of the installed {reg.plugin.describe()}")
-    if clashes:
-        raise ConfigError(
-            f"plugin name {name!r} is taken: it would clash with {'; '.join(dict.fromkeys(clashes))}."
-            f" Pick another name, such as 'my-{name}'; nothing was written"
-        )
+    for distribution in (names["distribution"], name):
+        try:
+            dist = metadata.distribution(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+        clashes.append(f"the installed distribution {distribution} {dist.version}")
+    # a plugin that failed to load still holds its entry-point name
+    plugins = [host.plugins[name]] if name in host.plugins else []
+    plugins += [f.plugin for f in host.failures if f.plugin.name == name]
+    clashes += [f"the installed {info.describe()}" for info in plugins[:1]]
+    registry = host.registry
+    wanted = {("loss", names["loss"]), ("structure", names["structure"])}
+    wanted |= {(kind, name) for kind in KINDS}  # `torch` the loss beside `torch` the backend
+    for kind, component in sorted(wanted):
+        for reg in registry.providers(kind, component):
+            clashes.append(f"{kind} {component!r} of the installed {reg.plugin.describe()}")
+    if not clashes:
+        try:
+            spec = importlib.util.find_spec(names["module"])
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            where = f" ({spec.origin})" if spec.origin else ""
+            clashes.append(f"the importable module {names['module']}{where}")
+    return list(dict.fromkeys(clashes))
 
 
 def plugin_names(name: str) -> dict[str, str]:
@@ -149,27 +179,78 @@ def render_plugin(name: str, directory: str | Path | None = None) -> list[Path]:
         The files written, in order.
 
     Raises:
-        ConfigError: for an invalid name, or a directory that exists and is not empty.
+        ConfigError: for an invalid or taken name, a directory that exists and is not
+            empty, or one that cannot be written (nothing is left behind then).
     """
     from structloss import __version__
 
     validate_plugin_name(name)
     names = plugin_names(name)
     target = Path(directory) if directory is not None else Path(names["distribution"])
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise ConfigError(
-            f"refusing to overwrite {str(target)!r}: it exists and is not an empty directory;"
-            " pick another --dir or remove it"
-        )
+    _check_target(target)
     values = {**names, "structloss_version": __version__}
-    written: list[Path] = []
+    files: list[tuple[Path, str]] = []
     for parts, text in _walk(_template_root()):
         relative = [p.replace("__module__", names["module"]) for p in parts]
         relative[-1] = relative[-1].removesuffix(_SUFFIX)
         for key, value in values.items():
             text = text.replace("{{" + key + "}}", value)
-        path = target.joinpath(*relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+        files.append((target.joinpath(*relative), text))
+    created = _outermost_missing(target)
+    try:
+        for path, text in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _remove_partial(target, created)
+        raise ConfigError(
+            f"cannot write the plugin project to {str(target)!r}:"
+            f" {exc.strerror or exc} ({exc.filename}); pick a directory you can write with"
+            " --dir; nothing was written"
+        ) from None
+    return [path for path, _ in files]
+
+
+def _check_target(target: Path) -> None:
+    """Refuse a target that exists and is not an empty directory, or sits under a file."""
+    try:
+        taken = target.exists() and (not target.is_dir() or any(target.iterdir()))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot look into {str(target)!r}: {exc.strerror or exc}; pick another --dir"
+        ) from None
+    if taken:
+        raise ConfigError(
+            f"refusing to overwrite {str(target)!r}: it exists and is not an empty directory;"
+            " pick another --dir or remove it"
+        )
+    for parent in target.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"cannot create {str(target)!r}: {str(parent)!r} is a file, not a folder;"
+                    " pick another --dir"
+                )
+            break
+
+
+def _outermost_missing(target: Path) -> Path | None:
+    """The outermost folder on the way to ``target`` that does not exist yet, if any."""
+    missing = None
+    for path in (target.absolute(), *target.absolute().parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
+
+
+def _remove_partial(target: Path, created: Path | None) -> None:
+    """Undo a failed render: remove the folders it created, or empty ``target`` again."""
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+    elif target.is_dir():  # it was empty before the render
+        for child in target.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)

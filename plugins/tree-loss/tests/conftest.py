@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from structloss import Hierarchy
-from structloss.synthetic import random_class_tree
+from structloss.lab.datasets.synthetic import random_class_tree
 
 
 def random_tree(seed: int, inner: int, classes: int) -> Hierarchy:

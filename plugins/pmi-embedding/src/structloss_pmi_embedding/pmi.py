@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from structloss.errors import ConfigError, StructureError
-from structloss.labels import label_pairs
+from structloss.targets import label_pairs
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -58,7 +58,7 @@ def cooccurrence(labels: Any, num_classes: int) -> Cooccurrence:
     """Count how often labels occur and co-occur in ``labels``.
 
     Args:
-        labels: training labels in any format :func:`structloss.labels.label_pairs` reads: a
+        labels: training labels in any format :func:`structloss.targets.label_pairs` reads: a
             (samples, classes) multi-hot numpy array or torch tensor, a scipy sparse matrix,
             lists of label sets, or 1-D class indices (one label per sample).
         num_classes: the number of classes.

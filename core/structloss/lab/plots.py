@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from structloss.runs import TrialResult
+from structloss.lab.runs import TrialResult
 
 __all__ = ["plot_learning_curves", "plot_metric_bars", "plot_sweep"]
 

@@ -1,9 +1,9 @@
-"""``structloss run`` and ``structloss compare``: train losses on data, evaluate, record.
+"""``structloss run``: train losses on data, evaluate them, record the trials.
 
 A run config has the tables of a compose config (``classes`` aside: the data defines them)
-plus ``[data]`` (see :func:`structloss.data.load_dataset`), ``[model]`` (see
-:func:`structloss.models.build_model`), ``[train]``, ``losses`` and, for sweeps,
-``[compare]``. Without a config, the default experiment runs every installed loss on a
+plus ``[data]`` (see :func:`structloss.lab.datasets.load_dataset`), ``[model]`` (see
+:func:`structloss.lab.models.build_model`), ``[train]`` (:class:`TrainSettings`),
+``losses`` and, for sweeps, ``[compare]`` (:mod:`structloss.lab.sweep`). Without a config, the default experiment runs every installed loss on a
 synthetic 100-class problem whose classes follow a random tree.
 """
 
@@ -19,15 +19,11 @@ import attrs
 import torch
 
 from structloss.config import Config, build_structure, compose, resolve_classes
-from structloss.data import Dataset, hierarchy_groups, load_dataset
-from structloss.distributed import World, wrap_model
-from structloss.errors import ConfigError, StructlossError, closest
-from structloss.metrics import MultiLabelMetrics, SingleLabelMetrics
-from structloss.models import build_model
-from structloss.objective import Objective
-from structloss.options import check_types
-from structloss.plugins import PluginHost, default_host
-from structloss.runs import (
+from structloss.errors import ConfigError, StructlossError
+from structloss.lab.datasets import Dataset, hierarchy_groups, load_dataset
+from structloss.lab.distributed import World, wrap_model
+from structloss.lab.models import build_model
+from structloss.lab.runs import (
     InputFiles,
     RunFolder,
     TrialResult,
@@ -35,69 +31,13 @@ from structloss.runs import (
     loss_label,
     trial_key,
 )
+from structloss.lab.settings import TrainSettings
+from structloss.metrics import MultiLabelMetrics, SingleLabelMetrics
+from structloss.objective import Objective
+from structloss.plugins import PluginHost, default_host
 from structloss.structures import Hierarchy, LabelStructure, Similarity
 
-__all__ = ["Experiment", "TrainSettings", "run_comparison", "run_experiment"]
-
-
-@attrs.frozen
-class TrainSettings:
-    """How each model is trained (the ``[train]`` table).
-
-    Every value is checked for type and range (``epochs = 1.5`` or ``lr = "fast"`` is an
-    error naming the option). ``k`` is the k of the top-k metrics: by default 5, or the
-    number of classes where there are fewer; a ``k`` set above the number of classes is an
-    error.
-    """
-
-    epochs: int = 15
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adam"
-    seed: int = 0
-    k: int | None = None  # None: 5, or the number of classes when there are fewer
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> TrainSettings:
-        """Read ``[train]``: unknown keys, wrong types and out-of-range values are errors.
-
-        Raises:
-            ConfigError: naming the option, the bad value and what it must be.
-        """
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"[train] must be a table, got {type(table).__name__}")
-        valid = [f.name for f in attrs.fields(cls)]
-        unknown = [k for k in table if k not in valid]
-        if unknown:
-            hints = "; ".join(f"{k!r}{closest(k, valid)}" for k in unknown)
-            raise ConfigError(f"[train] has no option {hints}. Valid options: {', '.join(valid)}")
-        check_types("[train]", cls, table)
-        settings = cls(**table)
-        for name, low, strict in _TRAIN_RANGES:
-            value = getattr(settings, name)
-            if value is None:
-                continue
-            if not (value > low if strict else value >= low) or not math.isfinite(value):
-                bound = f"> {low}" if strict else f">= {low}"
-                raise ConfigError(f"[train] {name} must be {bound}, got {value!r}")
-        if settings.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"[train] optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got"
-                f" {settings.optimizer!r}{closest(settings.optimizer, OPTIMIZERS)}"
-            )
-        return settings
-
-
-OPTIMIZERS = ("adam", "sgd")
-_TRAIN_RANGES = (
-    ("epochs", 1, False),
-    ("batch_size", 1, False),
-    ("lr", 0, True),
-    ("weight_decay", 0, False),
-    ("seed", 0, False),
-    ("k", 1, False),
-)
+__all__ = ["Experiment", "run_experiment", "unique_labels"]
 
 
 Callback = Callable[..., None]
@@ -533,106 +473,3 @@ def run_experiment(
         experiment.trial(table, data_table=resolved["data"], settings=settings)
         for table in resolved["losses"]
     ]
-
-
-def _with(resolved: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of a resolved config with the dotted ``path`` (``data.noise``) set to ``value``."""
-    table, _, key = path.partition(".")
-    if table not in ("data", "model", "train", "convert", "structure") or not key:
-        raise ConfigError(
-            f"[compare] parameter {path!r} must be 'TABLE.OPTION' with TABLE one of: convert,"
-            " data, model, structure, train (e.g. 'data.noise')"
-        )
-    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in resolved.items()}
-    if out.get(table) is None:
-        raise ConfigError(f"[compare] parameter {path!r}: the config has no [{table}] table")
-    out[table][key] = value
-    return out
-
-
-def _config_from_resolved(resolved: Mapping[str, Any], base_dir: str) -> Config:
-    data = {
-        "data": resolved["data"],
-        "model": resolved["model"],
-        "train": resolved["train"],
-        "losses": resolved["losses"],
-        "convert": resolved["convert"],
-        "backend": {"name": resolved["backend"]},
-    }
-    if resolved.get("structure"):
-        data["structure"] = resolved["structure"]
-    return Config.from_dict(data, base_dir=base_dir)
-
-
-def run_comparison(
-    config: Config | Mapping[str, Any],
-    *,
-    host: PluginHost | None = None,
-    out_dir: str | Path | None = None,
-    world: World | None = None,
-    on_start: Callback = _nothing,
-    on_epoch: Callback = _nothing,
-) -> tuple[str, list[TrialResult]]:
-    """Sweep the ``[compare]`` parameter over its values, for every loss and seed.
-
-    ``[compare]`` has ``parameter`` (a dotted option such as ``"data.noise"``,
-    ``"data.train_per_class"``, ``"convert.lower_bound"``), ``values`` (a list) and ``seeds``
-    (a list, default ``[0]``; each seed sets the training seed and, for synthetic data, the
-    data seed).
-
-    Returns:
-        The parameter name and one :class:`TrialResult` per (value, seed, loss).
-    """
-    cfg = Config.load(config)
-    table = cfg.extra.get("compare")
-    if not isinstance(table, Mapping) or "parameter" not in table or "values" not in table:
-        raise ConfigError(
-            'structloss compare needs a [compare] table with `parameter` (e.g. "data.noise")'
-            " and `values` (a list)"
-        )
-    unknown = sorted(set(table) - {"parameter", "values", "seeds"})
-    if unknown:
-        raise ConfigError(
-            f"[compare] has no option {unknown}; valid options: parameter, seeds, values"
-        )
-    parameter, values, seeds = table["parameter"], table["values"], table.get("seeds", [0])
-    if not isinstance(parameter, str):
-        raise ConfigError(
-            f'[compare] parameter must be a string such as "data.noise", got {parameter!r}'
-        )
-    if not isinstance(values, list) or not isinstance(seeds, list) or not values or not seeds:
-        raise ConfigError(
-            f"[compare] values and seeds must be non-empty lists, got values = {values!r},"
-            f" seeds = {seeds!r}"
-        )
-    bad = [
-        seed for seed in seeds if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
-    ]
-    if bad:
-        raise ConfigError(f"[compare] seeds must be integers >= 0, got {bad[0]!r}")
-    base = Experiment(cfg, host=host, out_dir=out_dir, world=world)
-    base.folder.write_json("config.json", base.resolved)
-    results = []
-    for value in values:
-        for seed in seeds:
-            resolved = _with(base.resolved, parameter, value)
-            resolved["train"]["seed"] = seed
-            if str(resolved["data"].get("name", "synthetic-hierarchy")).startswith("synthetic"):
-                resolved["data"]["seed"] = seed
-            variant = Experiment(
-                _config_from_resolved(resolved, cfg.base_dir),
-                host=base.host,
-                out_dir=out_dir,
-                world=base.world,
-                on_start=on_start,
-                on_epoch=on_epoch,
-            )
-            variant.share_caches(base)
-            settings = TrainSettings.from_table(resolved["train"])
-            results.extend(
-                variant.trial(
-                    loss, data_table=resolved["data"], settings=settings, param=(parameter, value)
-                )
-                for loss in resolved["losses"]
-            )
-    return parameter, results

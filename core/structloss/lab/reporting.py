@@ -10,7 +10,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from structloss.runs import RunFolder, TrialResult, rows_to_csv
+from structloss.lab.runs import RunFolder, TrialResult, rows_to_csv
 
 __all__ = [
     "metric_names",
@@ -185,7 +185,7 @@ def write_outputs(
     """Write ``results.csv``/``results.json`` and the plots into the run folder."""
     if not folder.writer:
         return
-    from structloss.plots import plot_learning_curves, plot_metric_bars, plot_sweep
+    from structloss.lab.plots import plot_learning_curves, plot_metric_bars, plot_sweep
 
     rows = summary_rows(results)
     folder.write_text("results.csv", rows_to_csv(rows))
