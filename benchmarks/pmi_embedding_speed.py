@@ -24,11 +24,11 @@ import resource
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import interleaved, median
 from scipy import sparse
 from torch import nn
 
@@ -129,13 +129,6 @@ def bench_embedding(samples: int, labels: int, dim: int, repeats: int) -> None:
     print(f"bar (<= 30 s, <= 4 GB): {verdict}")
 
 
-def time_once(step: Callable[[], None]) -> float:
-    """Return the seconds one call of ``step`` takes."""
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
 def bench_step(
     batch: int, features: int, labels: int, dim: int, repeats: int
 ) -> tuple[float, float, float]:
@@ -170,16 +163,8 @@ def bench_step(
         pmi_head.zero_grad(set_to_none=True)
         loss(pmi_head(x), target).backward()
 
-    steps = (bce_step, core_step, pmi_step)
-    for _ in range(3):
-        for step in steps:
-            step()
-    times: list[list[float]] = [[], [], []]
-    for _ in range(repeats):
-        for step, record in zip(steps, times, strict=True):
-            record.append(time_once(step))
-    bce, core, pmi = (statistics.median(record) for record in times)
-    return bce, core, pmi
+    times = median(interleaved({"bce": bce_step, "core": core_step, "pmi": pmi_step}, repeats))
+    return times["bce"], times["core"], times["pmi"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,21 +10,12 @@ the extra logsumexp cost on top.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import interleaved, median
 
 from structloss_simloss import SimLoss, ordinal_similarity
-
-
-def time_once(step: Callable[[], None]) -> float:
-    """Return the seconds one call of ``step`` takes."""
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
 
 
 def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:
@@ -42,14 +33,8 @@ def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[flo
         logits.grad = None
         simloss(logits, target).backward()
 
-    for _ in range(3):  # warm-up
-        ce_step()
-        sim_step()
-    ce_times, sim_times = [], []
-    for _ in range(repeats):
-        ce_times.append(time_once(ce_step))
-        sim_times.append(time_once(sim_step))
-    return statistics.median(ce_times), statistics.median(sim_times)
+    times = median(interleaved({"ce": ce_step, "simloss": sim_step}, repeats))
+    return times["ce"], times["simloss"]
 
 
 def main(argv: list[str] | None = None) -> None:

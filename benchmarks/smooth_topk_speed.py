@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import interleaved, median
 
 from structloss_smooth_topk import smooth_topk_torch
 
@@ -27,16 +26,7 @@ def median_times(
     steps: dict[str, Step], repeats: int, sync: Callable[[], None]
 ) -> dict[str, float]:
     """Median seconds of each step over interleaved repeats (after 3 warm-up rounds)."""
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for round_ in range(3 + repeats):
-        for name, step in steps.items():
-            sync()
-            start = time.perf_counter()
-            step()
-            sync()
-            if round_ >= 3:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return median(interleaved(steps, repeats, sync=sync))
 
 
 def steps_for(

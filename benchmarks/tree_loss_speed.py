@@ -20,11 +20,10 @@ import itertools
 import os
 import random
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import interleaved
 from torch import Tensor, nn
 
 import structloss
@@ -113,13 +112,6 @@ def describe(tree: Hierarchy) -> str:
     )
 
 
-def timed(step: Callable[[], None]) -> float:
-    """Seconds one call of ``step`` takes."""
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -163,13 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "tree loss": tree_loss,
         "W = A V alone": weights_only,
     }
-    for step in itertools.islice(itertools.cycle(steps.values()), 3 * len(steps)):
-        step()  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for round_ in range(args.repeats):
-        order = list(steps.items())
-        for name, step in order if round_ % 2 == 0 else reversed(order):
-            times[name].append(timed(step))
+    times = interleaved(steps, args.repeats)
 
     print(f"tree: {source}")
     print(f"      {describe(tree)}")

@@ -256,3 +256,31 @@ def test_k_above_the_number_of_classes_is_an_error(tmp_path):
     config["train"] = {**TRAIN, "k": 500}
     with pytest.raises(ConfigError, match=r"k = 500 is more than the 3 classes.*k <= 3"):
         run_experiment(config, host=host())
+
+
+def test_a_loss_entry_may_carry_its_own_structure_convert_and_label(tmp_path):
+    _features(tmp_path / "f.npz", 0, separable=True)
+    (tmp_path / "tree.json").write_text(json.dumps({"parents": TREE}))
+    tree = {"provider": "hierarchy-file", "path": str(tmp_path / "tree.json")}
+    config = _config(tmp_path)
+    config["losses"] = [
+        {"name": "cross-entropy", "label": "plain"},
+        {"name": "cross-entropy", "label": "with tree", "structure": tree, "convert": {}},
+    ]
+    plain, with_tree = run_experiment(config, host=host(), out_dir=tmp_path / "run")
+    assert (plain.label, with_tree.label) == ("plain", "with tree")
+    assert "mistake_severity" not in plain.final and "mistake_severity" in with_tree.final
+    assert plain.key != with_tree.key
+    # the variant's own structure file is one of its inputs: changing it retrains it only
+    (tmp_path / "tree.json").write_text(json.dumps({"parents": {**TREE, "dog": "vehicle"}}))
+    _, trained = _trained(config, tmp_path / "run")
+    assert trained == [with_tree.key]
+
+
+def test_a_loss_entry_structure_must_be_a_table():
+    config = {"losses": [{"name": "cross-entropy", "structure": "flat"}], "train": {"epochs": 1}}
+    config["data"] = {"branching": [2, 2], "dim": 2, "train_per_class": 1, "test_per_class": 1}
+    with pytest.raises(
+        ConfigError, match=r"`structure` must be a table with a `provider`, got 'flat'"
+    ):
+        run_experiment(config, host=host())

@@ -171,16 +171,56 @@ class Experiment:
             " generator): remove `classes` from the config, or correct it"
         )
 
-    def structure(self, data_table: Mapping[str, Any], data: Dataset) -> LabelStructure | None:
-        """The config's ``[structure]`` built for ``data`` (once), else the data's own tree."""
-        if self.cfg.structure is None:
+    def structure(
+        self,
+        data_table: Mapping[str, Any],
+        data: Dataset,
+        table: Any = ...,
+    ) -> LabelStructure | None:
+        """A ``[structure]`` table (default: the config's) built for ``data`` (once).
+
+        Without one, the data's own tree (or None).
+        """
+        if table is ...:
+            table = self.resolved["structure"]
+        if table is None:
             return data.hierarchy
-        key = config_digest([data_table, self.cfg.structure.name, self.cfg.structure.options])
+        assert isinstance(table, Mapping)
+        key = config_digest([data_table, dict(table)])
         if key not in self._structures:
             self._structures[key] = build_structure(
-                self.cfg, classes=data.classes, labels=data.y_train, host=self.host
+                Config.from_dict({"structure": dict(table)}, base_dir=self.cfg.base_dir),
+                classes=data.classes,
+                labels=data.y_train,
+                host=self.host,
             )
         return self._structures[key]
+
+    def parts(self, loss_table: Mapping[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+        """Split a ``losses`` entry into the loss's own table, its structure and conversion.
+
+        An entry may carry its own ``structure`` and ``convert`` tables (variants of one
+        loss on different structures in one run) and a display ``label``; without them the
+        config's ``[structure]`` and ``[convert]`` apply.
+
+        Raises:
+            ConfigError: when those keys are not tables.
+        """
+        table = {k: v for k, v in loss_table.items() if k != "label"}
+        structure = table.pop("structure", self.resolved["structure"])
+        convert = table.pop("convert", self.resolved["convert"])
+        if structure is not None and (
+            not isinstance(structure, Mapping) or not isinstance(structure.get("provider"), str)
+        ):
+            raise ConfigError(
+                f"loss {table.get('name')!r}: `structure` must be a table with a `provider`,"
+                f' got {structure!r}; write structure = {{provider = "..."}}'
+            )
+        if not isinstance(convert, Mapping):
+            raise ConfigError(
+                f"loss {table.get('name')!r}: `convert` must be a table, got {convert!r}"
+            )
+        return table, structure, dict(convert)
 
     # -- trials -------------------------------------------------------------------------
     def trial(
@@ -212,18 +252,19 @@ class Experiment:
                 loss=name, key=key, label=label, seed=settings.seed, param=_value(param),
                 skipped=skip,
             )  # fmt: skip
+        options, structure_table, convert = self.parts(loss_table)
         digest = self._digest(loss_table, data_table, settings, data)
         finished = self.folder.load_trial(key, digest)
         if isinstance(finished, TrialResult):
             return finished
         try:
-            structure = self.structure(data_table, data)
+            structure = self.structure(data_table, data, structure_table)
             objective = compose(
                 Config.from_dict(
                     {
-                        "loss": dict(loss_table),
+                        "loss": options,
                         "backend": {"name": self.cfg.backend.name},
-                        "convert": dict(self.cfg.convert),
+                        "convert": convert,
                     },
                     base_dir=self.cfg.base_dir,
                 ),
@@ -263,10 +304,10 @@ class Experiment:
         data: Dataset,
     ) -> str:
         """What a finished trial is keyed on: its config, its input files, the versions."""
-        structure, convert = self.resolved["structure"], dict(self.cfg.convert)
+        options, structure, convert = self.parts(loss_table)
         return config_digest(
             {
-                "loss": dict(loss_table),
+                "loss": options,
                 "data": dict(data_table),
                 "model": self.resolved["model"],
                 "train": attrs.asdict(settings),
@@ -275,18 +316,18 @@ class Experiment:
                 "backend": self.cfg.backend.name,
                 "classes": list(data.classes),
                 "inputs": self.inputs.digests(loss_table, data_table, structure, convert),
-                "versions": self._versions(str(loss_table.get("name"))),
+                "versions": self._versions(str(options.get("name")), structure),
             }
         )
 
-    def _versions(self, loss: str) -> dict[str, str]:
+    def _versions(self, loss: str, structure: Mapping[str, Any] | None) -> dict[str, str]:
         """The versions of structloss and of every plugin the trial's components come from."""
         from structloss import __version__
 
         registry = self.host.registry
         regs = registry.providers("loss", loss)
-        if self.cfg.structure is not None:
-            regs += registry.providers("structure", self.cfg.structure.name)
+        if structure is not None:
+            regs += registry.providers("structure", str(structure["provider"]))
         regs += registry.entries("backend") + registry.entries("kernel")
         versions = {"structloss": __version__}
         for reg in regs:
@@ -436,7 +477,10 @@ def unique_labels(loss_tables: list[dict[str, Any]]) -> dict[str, str]:
     Two tables that read alike (``x = "1"`` and ``x = 1``, or two long weight lists that
     abbreviate alike) get their hash appended, so the table never merges their rows.
     """
-    by_digest = {config_digest(dict(t)): loss_label(t) for t in loss_tables}
+    by_digest = {
+        config_digest(dict(t)): str(t["label"]) if "label" in t else loss_label(t)
+        for t in loss_tables
+    }
     counts: dict[str, int] = {}
     for label in by_digest.values():
         counts[label] = counts.get(label, 0) + 1
