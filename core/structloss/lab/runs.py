@@ -149,9 +149,12 @@ def _short(value: Any) -> str:
 def loss_label(loss_table: Mapping[str, Any]) -> str:
     """A readable name for a configured loss: ``name`` or ``name(option=value, ...)``.
 
-    Long option values (a 100-class ``weight`` list) are abbreviated, so a label is short
+    An entry's own ``label`` wins. Long option values (a 100-class ``weight`` list) are
+    abbreviated, so a label is short
     but not always unique; :func:`trial_key` and the run's row grouping add a hash.
     """
+    if "label" in loss_table:  # a `losses` entry's own display name
+        return str(loss_table["label"])
     name = str(loss_table.get("name", "loss"))
     options = {k: v for k, v in loss_table.items() if k != "name"}
     if not options:

@@ -477,10 +477,7 @@ def unique_labels(loss_tables: list[dict[str, Any]]) -> dict[str, str]:
     Two tables that read alike (``x = "1"`` and ``x = 1``, or two long weight lists that
     abbreviate alike) get their hash appended, so the table never merges their rows.
     """
-    by_digest = {
-        config_digest(dict(t)): str(t["label"]) if "label" in t else loss_label(t)
-        for t in loss_tables
-    }
+    by_digest = {config_digest(dict(t)): loss_label(t) for t in loss_tables}
     counts: dict[str, int] = {}
     for label in by_digest.values():
         counts[label] = counts.get(label, 0) + 1
