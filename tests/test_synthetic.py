@@ -47,7 +47,7 @@ def test_hierarchical_task_means_follow_the_tree():
 
 
 def test_cooccurrence_task_statistics():
-    task = cooccurrence_task(
+    options = dict(
         num_labels=50,
         num_topics=5,
         labels_per_topic=10,
@@ -56,21 +56,14 @@ def test_cooccurrence_task_statistics():
         labels_per_sample=3.0,
         seed=3,
     )
+    task = cooccurrence_task(**options)
     assert task.y_train.shape == (400, 50) and task.y_train.dtype == torch.bool
     per_sample = task.y_train.sum(1).float()
     assert per_sample.min() >= 1
     assert 2.0 < float(per_sample.mean()) < 3.5
     # labels only come from topic members
     assert not task.y_train[:, task.topics.sum(0) == 0].any()
-    again = cooccurrence_task(
-        num_labels=50,
-        num_topics=5,
-        labels_per_topic=10,
-        train_size=400,
-        test_size=100,
-        labels_per_sample=3.0,
-        seed=3,
-    )
+    again = cooccurrence_task(**options)
     assert torch.equal(task.x_test, again.x_test)
     with pytest.raises(ConfigError, match="labels_per_topic"):
         cooccurrence_task(num_labels=5, labels_per_topic=6)

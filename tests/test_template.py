@@ -257,28 +257,11 @@ def test_cli_new_plugin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 # -- the rendered plugin installs and passes its own tests -----------------------------------
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def installed(tmp_path_factory: pytest.TempPathFactory, pip_install) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("template")
     project = root / "structloss-acme-demo"
     render_plugin("acme-demo", project)
-    site = root / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(project),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    site = pip_install(root / "site", project)
     return project, site
 
 

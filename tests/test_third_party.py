@@ -91,31 +91,13 @@ def _make_distribution(root: Path, name: str, entry: str, module: str, source: s
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, pip_install):
     root = tmp_path_factory.mktemp("third_party")
-    target = root / "site"
     projects = [
         _make_distribution(root, "acme-structloss", "acme", "acme_structloss", GOOD_PLUGIN),
         _make_distribution(root, "broken-structloss", "broken", "broken_structloss", BROKEN_PLUGIN),
     ]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            *map(str, projects),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target
+    return pip_install(root / "site", *projects)
 
 
 def _run(site: Path, *args: str, env_extra: dict[str, str] | None = None):
