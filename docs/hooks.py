@@ -51,13 +51,6 @@ PLUGIN_PAGES_DIR = "plugins"
 REPO_FILES_DIR = "_repo"
 """Where files that pages link outside ``docs/`` are copied to in the site."""
 
-_SECTIONS = (
-    ("structure", "Structure providers", "[structure] provider"),
-    ("loss", "Losses", "[loss] name"),
-    ("backend", "Backends", "[backend] name"),
-    ("kernel", "Kernels", None),
-    ("class-list", "Class lists", "classes"),
-)
 _CORE_TYPES = {"Hierarchy", "Similarity", "LabelEmbedding", "LabelStructure", "Objective"}
 _ROLE = re.compile(r":(?:class|func|meth|attr|mod|data|exc|obj):`~?([^`]+)`")
 _LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
@@ -240,15 +233,17 @@ def components_markdown(
         prefix: the relative path from the generated page to the docs root.
     """
     from structloss.plugins import PluginHost
+    from structloss.specs import COMPONENT_KINDS
 
     host = host or PluginHost()
     registry = host.registry
     out: list[str] = []
-    for kind, title, key in _SECTIONS:
+    for info in COMPONENT_KINDS:  # one section per kind, in the table's order
+        kind = info.kind
         entries = registry.entries(kind)
-        out += [f"## {title}", ""]
-        if key:
-            out += [f'Configs name them in `{key} = "..."`.', ""]
+        out += [f"## {info.title}", ""]
+        if info.config_key:
+            out += [f'Configs name them in `{info.config_key} = "..."`.', ""]
         if not entries:
             out += ["None installed.", ""]
             continue

@@ -785,3 +785,56 @@ def test_duplicate_backend_names_do_not_break_auto_for_others() -> None:
     assert "gpu-x" not in repr(resolved)
     with pytest.raises(DuplicateComponentError, match="gpu-x"):
         host.backend("gpu-x")
+
+
+# -- the table of component kinds -----------------------------------------------------------
+def test_the_kinds_table_names_exactly_the_hooks_of_hookspecs() -> None:
+    from structloss import hookspecs
+    from structloss.specs import COMPONENT_KINDS
+
+    defined = {name for name in vars(hookspecs) if name.startswith("structloss_")}
+    assert set(hookspecs.HOOK_NAMES) == defined
+    assert tuple(info.hook for info in COMPONENT_KINDS) == hookspecs.HOOK_NAMES
+    assert len(defined) == 5
+    assert "five hooks" in (hookspecs.__doc__ or "")  # the docstring counts them right
+
+
+def test_each_hook_is_annotated_with_the_spec_of_its_kind() -> None:
+    from structloss import hookspecs
+    from structloss.specs import COMPONENT_KINDS
+
+    for info in COMPONENT_KINDS:
+        returns = getattr(hookspecs, info.hook).__annotations__["return"]
+        assert returns == f"Iterable[{info.spec.__name__}]", info.kind
+
+
+def test_the_kind_literal_registry_and_report_follow_the_table() -> None:
+    import typing
+
+    from structloss.cli import plugins_report
+    from structloss.registry import KINDS
+    from structloss.specs import COMPONENT_KINDS, ComponentKind
+
+    kinds = tuple(info.kind for info in COMPONENT_KINDS)
+    assert typing.get_args(ComponentKind) == kinds == KINDS
+    assert len({info.plural for info in COMPONENT_KINDS}) == len(kinds)
+    row = plugins_report(make_host())["plugins"][0]
+    assert {info.plural for info in COMPONENT_KINDS} <= set(row)
+
+
+def test_unknown_component_messages_use_the_word_of_the_kind() -> None:
+    host = make_host()
+    with pytest.raises(UnknownComponentError, match="unknown structure provider 'nope'"):
+        host.spec("structure", "nope")
+    with pytest.raises(UnknownComponentError, match="unknown class list 'nope'"):
+        host.spec("class-list", "nope")
+
+
+def test_a_bad_option_value_is_an_option_error_and_a_config_error() -> None:
+    from structloss.errors import ConfigError, OptionError
+
+    config = {"classes": CLASSES, "loss": {"name": "cross-entropy", "label_smoothing": "0.1"}}
+    with pytest.raises(OptionError, match=r"'label_smoothing' must be a number") as info:
+        compose(config)
+    assert isinstance(info.value, ConfigError)
+    assert isinstance(info.value, ValueError)

@@ -17,6 +17,7 @@ from structloss.structures import (
     Hierarchy,
     LabelEmbedding,
     LabelStructure,
+    MatrixStructure,
     Similarity,
     check_classes,
 )
@@ -1049,6 +1050,73 @@ class TestLabelEmbedding:
         again = pickle.loads(pickle.dumps(emb))
         assert again == emb
         assert again.to_similarity(0.2) == emb.to_similarity(0.2)
+
+
+# ---------------------------------------------------------------------------------------
+# What Similarity and LabelEmbedding share (MatrixStructure)
+# ---------------------------------------------------------------------------------------
+
+EYE2 = ((1.0, 0.0), (0.0, 1.0))
+
+
+@pytest.mark.parametrize("cls", [Similarity, LabelEmbedding])
+class TestMatrixStructure:
+    def test_from_matrix_returns_the_subclass(self, cls):
+        built = cls.from_matrix(["a", "b"], EYE2)
+        assert type(built) is cls
+        assert isinstance(built, MatrixStructure)
+        assert isinstance(built, LabelStructure)
+        assert cls(classes=["a", "b"], matrix=EYE2) == built
+
+    def test_matrix_is_a_read_only_float64_copy(self, cls):
+        source = np.eye(2, dtype=np.float32)
+        built = cls.from_matrix(["a", "b"], source)
+        assert built.matrix.dtype == np.float64
+        assert not built.matrix.flags.writeable
+        source[0, 1] = 0.5
+        assert built.matrix[0, 1] == 0.0
+
+    def test_classes_are_checked(self, cls):
+        with pytest.raises(StructureError, match="duplicate class names in classes: 'a'"):
+            cls.from_matrix(["a", "a"], EYE2)
+
+    def test_errors_name_the_kind(self, cls):
+        with pytest.raises(StructureError, match=rf"^{cls.kind} matrix must be a numeric matrix"):
+            cls.from_matrix(["a", "b"], [["x", "y"], ["z", "w"]])
+
+    def test_equal_only_to_the_same_kind(self, cls):
+        other = LabelEmbedding if cls is Similarity else Similarity
+        built = cls.from_matrix(["a", "b"], EYE2)
+        assert built != other.from_matrix(["a", "b"], EYE2)
+        assert built != cls.from_matrix(["b", "a"], EYE2)
+        assert built != "not a structure"
+
+    def test_unhashable(self, cls):
+        with pytest.raises(TypeError):
+            hash(cls.from_matrix(["a", "b"], EYE2))
+
+    def test_frozen(self, cls):
+        built = cls.from_matrix(["a", "b"], EYE2)
+        with pytest.raises(AttributeError):
+            built.classes = ("x", "y")  # type: ignore[misc]
+
+    def test_pickle_revalidates(self, cls):
+        built = cls.from_matrix(["a", "b"], EYE2)
+        again = pickle.loads(pickle.dumps(built))
+        assert type(again) is cls
+        assert again == built
+        assert not again.matrix.flags.writeable
+
+    def test_repr_names_the_subclass(self, cls):
+        assert repr(cls.from_matrix(["a", "b"], EYE2)).startswith(f"{cls.__name__}(classes=")
+
+
+def test_the_package_re_exports_its_modules_names():
+    from structloss.structures import base, hierarchy, matrices
+
+    assert Hierarchy is hierarchy.Hierarchy
+    assert (Similarity, LabelEmbedding) == (matrices.Similarity, matrices.LabelEmbedding)
+    assert (LabelStructure, check_classes) == (base.LabelStructure, base.check_classes)
 
 
 # ---------------------------------------------------------------------------------------

@@ -13,20 +13,18 @@ from structloss.errors import StructlossError
 
 __all__ = ["main"]
 
-PLURAL = {
-    "structure": "structures",
-    "loss": "losses",
-    "backend": "backends",
-    "kernel": "kernels",
-    "class-list": "class_lists",
-}
-
 
 # -- structloss plugins ---------------------------------------------------------------------
+def _plural() -> dict[str, str]:
+    """Kind -> its key in ``structloss plugins --json`` (``"class-list"`` -> ``"class_lists"``)."""
+    from structloss.specs import COMPONENT_KINDS
+
+    return {info.kind: info.plural for info in COMPONENT_KINDS}
+
+
 def plugins_report(host: Any) -> dict[str, Any]:
     """Return what ``structloss plugins --json`` prints: plugins, failures, collisions."""
-    from structloss.registry import KINDS
-
+    plural = _plural()
     plugins = []
     for name, info in sorted(host.plugins.items()):
         components = host.components(name)
@@ -36,7 +34,7 @@ def plugins_report(host: Any) -> dict[str, Any]:
                 "distribution": info.distribution,
                 "version": info.version,
                 "builtin": info.builtin,
-                **{PLURAL[kind]: components.get(kind, []) for kind in KINDS},
+                **{key: components.get(kind, []) for kind, key in plural.items()},
             }
         )
     registry = host.registry
@@ -62,15 +60,15 @@ def plugins_report(host: Any) -> dict[str, Any]:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     from structloss.plugins import default_host
-    from structloss.registry import KINDS
 
+    plural = _plural()
     report = plugins_report(default_host())
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     rows = []
     for row in report["plugins"]:
-        parts = [f"{kind}: {', '.join(row[PLURAL[kind]])}" for kind in KINDS if row[PLURAL[kind]]]
+        parts = [f"{kind}: {', '.join(row[key])}" for kind, key in plural.items() if row[key]]
         dist = f"{row['distribution'] or '-'} {row['version'] or ''}".strip()
         rows.append((row["name"], dist, parts or ["-"]))
     print(_table(("plugin", "distribution", "components"), rows))

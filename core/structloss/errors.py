@@ -16,6 +16,7 @@ __all__ = [
     "DuplicateComponentError",
     "IncompatibleStructureError",
     "InputError",
+    "OptionError",
     "PluginLoadError",
     "StructlossError",
     "StructureError",
@@ -40,6 +41,18 @@ class UnknownComponentError(ConfigError, LookupError):
 
 class UnknownOptionError(ConfigError, TypeError):
     """A config passes an option that the named component does not accept."""
+
+
+class OptionError(ConfigError):
+    """An option of a component has a bad value: the wrong type, or out of its range.
+
+    Raised for the options a config (or a Python caller) passes to a structure provider,
+    loss, conversion or a lab table (``[train]``, ``[model]``, ``[data]``), e.g.
+    ``label_smoothing = "0.1"`` (a string, not a number) or ``label_smoothing = 2`` (outside
+    [0, 1]). The message names the component, the option, the value and what it must be.
+    A :class:`ConfigError`, so ``except ConfigError`` catches it; an option the component
+    does not take at all is an :class:`UnknownOptionError`.
+    """
 
 
 class PluginLoadError(StructlossError, ImportError):
@@ -67,7 +80,11 @@ class BackendUnavailableError(StructlossError, RuntimeError):
 
 
 class InputError(StructlossError, ValueError):
-    """A loss received outputs or targets of the wrong shape, dtype or range."""
+    """A loss received outputs or targets of the wrong shape, dtype or range.
+
+    This is about what a loss is called with; a bad constructor option is an
+    :class:`OptionError`.
+    """
 
 
 def closest(word: str, choices: Iterable[str]) -> str:

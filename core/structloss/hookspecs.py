@@ -1,4 +1,4 @@
-"""The whole extension surface of structloss: four hooks, each yielding specs.
+"""The whole extension surface of structloss: five hooks, each yielding specs.
 
 A plugin is a module (or object) with functions marked ``@structloss.hookimpl`` whose names
 match the hooks below, registered through the ``structloss`` entry-point group::
@@ -9,17 +9,25 @@ match the hooks below, registered through the ``structloss`` entry-point group::
 
 Hooks take no arguments and return an iterable of specs. They must be cheap: yield specs
 pointing at factories, and import heavy dependencies inside the factories.
+
+There is one hook per kind of component in :data:`structloss.specs.COMPONENT_KINDS`, named
+``structloss_<plural>`` and yielding that kind's spec record; :data:`HOOK_NAMES` derives
+from the table, and the tests check that it names exactly the hooks below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 
-from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
+from structloss.specs import COMPONENT_KINDS
 
-__all__ = ["PROJECT", "hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
+
+__all__ = ["HOOK_NAMES", "PROJECT", "hookimpl", "hookspec"]
 
 PROJECT = "structloss"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -102,10 +110,5 @@ def structloss_class_lists() -> Iterable[ClassListSpec]:  # type: ignore[empty-b
     """
 
 
-HOOK_NAMES: tuple[str, ...] = (
-    "structloss_structures",
-    "structloss_losses",
-    "structloss_backends",
-    "structloss_kernels",
-    "structloss_class_lists",
-)
+HOOK_NAMES: tuple[str, ...] = tuple(info.hook for info in COMPONENT_KINDS)
+"""The hook names, in :data:`structloss.specs.COMPONENT_KINDS` order."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from structloss.errors import ConfigError
+from structloss.errors import OptionError
 
 __all__ = ["check_types", "check_value", "describe", "matches"]
 
@@ -127,19 +127,19 @@ def _plural(text: str) -> str:
 
 
 def check_value(what: str, name: str, value: Any, hint: Any) -> None:
-    """Raise :class:`ConfigError` when ``value`` does not fit ``hint``.
+    """Raise :class:`OptionError` when ``value`` does not fit ``hint``.
 
     NaN never fits a number option (infinity may: some options mean it).
 
     Raises:
-        ConfigError: naming ``what``, the option, the value and the type it needs.
+        OptionError: naming ``what``, the option, the value and the type it needs.
     """
     ok = matches(value, hint)
     if ok and _is_number(value) and not _is_int(value) and math.isnan(value):
         ok = False
     if not ok:
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise ConfigError(
+        raise OptionError(
             f"{what}: option {name!r} must be {describe(hint)}, got {shown}"
             f" ({type(value).__name__})"
             + ("; write it without quotes" if isinstance(value, str) and _numeric(value) else "")
@@ -163,7 +163,7 @@ def check_types(what: str, func: Callable[..., Any], options: Mapping[str, Any])
         options: option name -> value; names ``func`` does not annotate are not checked.
 
     Raises:
-        ConfigError: for the first value of the wrong type.
+        OptionError: for the first value of the wrong type.
     """
     hints = _hints(func)
     for name, value in options.items():

@@ -17,12 +17,11 @@ import importlib
 import os
 from collections.abc import Iterable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from structloss import hookspecs
-from structloss.backends import Backend, ComputeBackend
 from structloss.errors import ComponentBuildError, PluginLoadError, StructlossError, closest
 from structloss.hookspecs import HOOK_NAMES, PROJECT
 from structloss.registry import (
@@ -33,7 +32,10 @@ from structloss.registry import (
     Registry,
     duplicate_error,
 )
-from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
+from structloss.specs import COMPONENT_KINDS, KernelSpec
+
+if TYPE_CHECKING:
+    from structloss.backends import Backend, ComputeBackend
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -49,13 +51,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "structloss.builtin.losses",
     "structloss.builtin.structures",
 )
-_HOOK_KIND: dict[str, tuple[ComponentKind, type]] = {
-    "structloss_structures": ("structure", StructureSpec),
-    "structloss_losses": ("loss", LossSpec),
-    "structloss_backends": ("backend", BackendSpec),
-    "structloss_kernels": ("kernel", KernelSpec),
-    "structloss_class_lists": ("class-list", ClassListSpec),
-}
 
 
 def _names(value: str | None) -> set[str] | None:
@@ -182,8 +177,8 @@ class PluginHost:
     def _collect(self) -> Registry:
         collected: list[tuple[ComponentKind, Any, PluginInfo]] = []
         failures = list(self.failures)
-        for hook_name in HOOK_NAMES:
-            kind, spec_type = _HOOK_KIND[hook_name]
+        for kind_info in COMPONENT_KINDS:
+            hook_name, spec_type = kind_info.hook, kind_info.spec
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 try:
@@ -200,7 +195,7 @@ class PluginHost:
                     if self.strict:
                         raise PluginLoadError(failure.describe()) from exc
                     continue
-                collected.extend((kind, spec, info) for spec in specs)
+                collected.extend((kind_info.kind, spec, info) for spec in specs)
         registry = Registry(failures)
         for kind, spec, info in collected:
             registry.add(kind, spec, info)
@@ -231,6 +226,8 @@ class PluginHost:
             UnknownComponentError: for an unknown backend name.
             BackendUnavailableError: when the named backend cannot run here.
         """
+        from structloss.backends import ComputeBackend  # torch: only when a loss is built
+
         registry = self.registry
         if name != "auto":
             registry.get("backend", name)

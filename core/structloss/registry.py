@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
@@ -13,18 +13,13 @@ from structloss.errors import (
     choice_list,
     closest,
 )
+from structloss.specs import COMPONENT_KINDS, ComponentKind
 
 __all__ = ["KINDS", "ComponentKind", "PluginFailure", "PluginInfo", "Registered", "Registry"]
 
-ComponentKind = Literal["structure", "loss", "backend", "kernel", "class-list"]
-KINDS: tuple[ComponentKind, ...] = ("structure", "loss", "backend", "kernel", "class-list")
-_CONFIG_WORD = {
-    "structure": "structure provider",
-    "loss": "loss",
-    "backend": "backend",
-    "kernel": "kernel",
-    "class-list": "class list",
-}
+KINDS: tuple[ComponentKind, ...] = tuple(info.kind for info in COMPONENT_KINDS)
+"""Every component kind (from :data:`structloss.specs.COMPONENT_KINDS`)."""
+_CONFIG_WORD = {info.kind: info.config_word for info in COMPONENT_KINDS}
 
 
 @attrs.frozen

@@ -3,6 +3,10 @@
 A plugin never builds a component eagerly: it yields a small frozen *spec* naming the
 component and pointing at its factory. The host calls the factory only when a config asks for
 that name, so heavy imports stay inside factories and cost nothing until used.
+
+:data:`COMPONENT_KINDS` is the one table of component kinds: the hook names, the registry's
+kinds, the words messages use, the ``structloss plugins`` columns and the reference's
+sections all derive from it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import attrs
 if TYPE_CHECKING:
     from structloss.backends import ComputeBackend
     from structloss.objective import Objective
-    from structloss.structures import LabelStructure
+    from structloss.structures import Hierarchy, LabelEmbedding, LabelStructure, Similarity
 
 __all__ = [
+    "COMPONENT_KINDS",
     "STRUCTURE_KINDS",
     "BackendSpec",
     "ClassListSpec",
+    "ComponentKind",
     "KernelSpec",
     "LossContext",
     "LossSpec",
@@ -154,6 +160,84 @@ class ClassListSpec:
     summary: str = attrs.field(validator=_summary)
 
 
+ComponentKind = Literal["structure", "loss", "backend", "kernel", "class-list"]
+"""The kinds of component a plugin provides, in :data:`COMPONENT_KINDS` order."""
+
+
+# Not in __all__: the host reads this record, plugins never build one (the guide's list of
+# records is what plugins yield and receive).
+@attrs.frozen
+class ComponentKindInfo:
+    """One kind of component: its hook, its spec record, and how people name it.
+
+    Attributes:
+        kind: the registry's key (``"loss"``).
+        plural: the hook's suffix and the key of ``structloss plugins --json``
+            (``"losses"``, hook ``structloss_losses``).
+        spec: the record the hook yields (:class:`LossSpec`).
+        config_word: how messages name one (``"unknown loss 'x'"``).
+        config_key: where a config names one (``"[loss] name"``), or None.
+        title: the heading of its section in the component reference.
+    """
+
+    kind: ComponentKind
+    plural: str
+    spec: type
+    config_word: str
+    config_key: str | None
+    title: str
+
+    @property
+    def hook(self) -> str:
+        """The name of the hook that yields this kind (``structloss_<plural>``)."""
+        return f"structloss_{self.plural}"
+
+
+COMPONENT_KINDS: tuple[ComponentKindInfo, ...] = (
+    ComponentKindInfo(
+        kind="structure",
+        plural="structures",
+        spec=StructureSpec,
+        config_word="structure provider",
+        config_key="[structure] provider",
+        title="Structure providers",
+    ),
+    ComponentKindInfo(
+        kind="loss",
+        plural="losses",
+        spec=LossSpec,
+        config_word="loss",
+        config_key="[loss] name",
+        title="Losses",
+    ),
+    ComponentKindInfo(
+        kind="backend",
+        plural="backends",
+        spec=BackendSpec,
+        config_word="backend",
+        config_key="[backend] name",
+        title="Backends",
+    ),
+    ComponentKindInfo(
+        kind="kernel",
+        plural="kernels",
+        spec=KernelSpec,
+        config_word="kernel",
+        config_key=None,
+        title="Kernels",
+    ),
+    ComponentKindInfo(
+        kind="class-list",
+        plural="class_lists",
+        spec=ClassListSpec,
+        config_word="class list",
+        config_key="classes",
+        title="Class lists",
+    ),
+)
+"""Every kind of component, in the order hooks run and reports list them."""
+
+
 @attrs.frozen
 class StructureContext:
     """What a structure factory receives besides its options.
@@ -193,3 +277,65 @@ class LossContext:
     def num_classes(self) -> int:
         """The number of classes."""
         return len(self.classes)
+
+    def require_hierarchy(self, loss: str) -> Hierarchy:
+        """Return the structure, which loss ``loss`` needs to be a hierarchy.
+
+        ``compose`` already guarantees it for a loss whose spec says ``needs="hierarchy"``;
+        this narrows the type and gives the one right error to factories called directly.
+
+        Raises:
+            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
+        """
+        from structloss.structures import Hierarchy
+
+        return self._require(
+            Hierarchy, loss, "a hierarchy", 'a tree, such as "hierarchy-file" or "flat"'
+        )
+
+    def require_similarity(self, loss: str) -> Similarity:
+        """Return the structure, which loss ``loss`` needs to be a similarity.
+
+        ``compose`` already guarantees it for a loss whose spec says ``needs="similarity"``
+        (converting a hierarchy or an embedding); this narrows the type and gives the one
+        right error to factories called directly.
+
+        Raises:
+            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
+        """
+        from structloss.structures import Similarity
+
+        return self._require(
+            Similarity,
+            loss,
+            "a similarity",
+            "a similarity, a hierarchy or an embedding (compose converts the last two), such"
+            ' as "hierarchy-file"',
+        )
+
+    def require_embedding(self, loss: str) -> LabelEmbedding:
+        """Return the structure, which loss ``loss`` needs to be a label embedding.
+
+        ``compose`` already guarantees it for a loss whose spec says ``needs="embedding"``;
+        this narrows the type and gives the one right error to factories called directly.
+
+        Raises:
+            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
+        """
+        from structloss.structures import LabelEmbedding
+
+        return self._require(
+            LabelEmbedding, loss, "a label embedding", "an embedding; nothing converts to one"
+        )
+
+    def _require(self, kind: type, loss: str, needs: str, gives: str) -> Any:
+        """The structure when it is a ``kind``; else the error naming the loss and the fix."""
+        if isinstance(self.structure, kind):
+            return self.structure
+        from structloss.errors import IncompatibleStructureError
+
+        found = "no structure" if self.structure is None else f"a {self.structure.kind}"
+        raise IncompatibleStructureError(
+            f"loss {loss!r} needs {needs}, got {found}; add a [structure] table whose provider"
+            f" gives {gives} (`structloss plugins` lists the installed providers)"
+        )

@@ -1,16 +1,11 @@
-"""Label structures: :class:`Hierarchy`, :class:`Similarity` and :class:`LabelEmbedding`.
-
-Structures are immutable and validated on construction. Build them with the named
-constructors (``Hierarchy.from_parents``, ``Hierarchy.from_json``, ``Similarity.from_matrix``,
-``LabelEmbedding.from_matrix``) and convert them with :meth:`LabelStructure.convert`.
-"""
+"""The :class:`Hierarchy`: a rooted tree whose leaves are the classes, and how to read one."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,85 +13,11 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from structloss.errors import IncompatibleStructureError, StructureError, closest
+from structloss.errors import StructureError, closest
+from structloss.structures.base import LabelStructure, check_classes
+from structloss.structures.matrices import Similarity
 
-__all__ = ["Hierarchy", "LabelEmbedding", "LabelStructure", "Similarity", "check_classes"]
-
-
-def check_classes(classes: Iterable[str], *, what: str = "classes") -> tuple[str, ...]:
-    """Validate class names: a non-empty sequence of distinct, non-empty strings.
-
-    Raises:
-        StructureError: naming every duplicate or invalid entry.
-    """
-    if isinstance(classes, str):
-        raise StructureError(f"{what} must be a list of names, got the single string {classes!r}")
-    names = tuple(classes)
-    if not names:
-        raise StructureError(f"{what} is empty; give at least one class name")
-    bad = [repr(n) for n in names if not isinstance(n, str) or not n]
-    if bad:
-        raise StructureError(f"{what} must be non-empty strings; invalid: {', '.join(bad)}")
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
-    if dupes:
-        raise StructureError(
-            f"duplicate class names in {what}: {', '.join(map(repr, dupes))}; each class needs"
-            " a unique name"
-        )
-    return names
-
-
-def _frozen_array(matrix: Any, *, what: str) -> np.ndarray:
-    try:
-        array = np.array(matrix, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise StructureError(f"{what} must be a numeric matrix: {exc}") from None
-    if array.ndim != 2:
-        raise StructureError(f"{what} must be 2-D, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        row, col = np.argwhere(~np.isfinite(array))[0]
-        raise StructureError(f"{what} has a non-finite value at [{row}, {col}]")
-    array.setflags(write=False)
-    return array
-
-
-class LabelStructure:
-    """Base of every label structure: knows its classes and how to convert itself."""
-
-    __slots__ = ()
-    kind: ClassVar[str]
-    classes: tuple[str, ...]
-
-    @property
-    def num_classes(self) -> int:
-        """The number of classes."""
-        return len(self.classes)
-
-    def convert(self, kind: str, **options: Any) -> LabelStructure:
-        """Return this structure as ``kind`` (``hierarchy``, ``similarity``, ``embedding``).
-
-        Args:
-            kind: the wanted kind.
-            **options: passed to the conversion (for example ``rule`` for a hierarchy).
-
-        Raises:
-            IncompatibleStructureError: when no conversion exists.
-        """
-        if kind == self.kind:
-            if options:
-                raise IncompatibleStructureError(
-                    f"conversion options {sorted(options)} given, but the {self.kind} needs no"
-                    " conversion; remove the [convert] table"
-                )
-            return self
-        if kind == "similarity" and hasattr(self, "to_similarity"):
-            return self.to_similarity(**options)  # type: ignore[no-any-return]
-        raise IncompatibleStructureError(
-            f"a {self.kind} cannot be converted to a {kind}; only hierarchies and embeddings"
-            " convert (to similarities). Use a structure provider that produces a"
-            f" {kind}"
-        )
+__all__ = ["Hierarchy"]
 
 
 def _tree_nodes(
@@ -497,119 +418,3 @@ def _read_json_source(source: str | Path) -> str:
         raise StructureError(f"hierarchy file not found: {str(path)!r}") from None
     except OSError as exc:
         raise StructureError(f"cannot read hierarchy file {str(path)!r}: {exc}") from None
-
-
-def _matrix_eq(self: Any, other: object) -> bool:
-    if type(other) is not type(self):
-        return NotImplemented
-    return self.classes == other.classes and np.array_equal(self.matrix, other.matrix)  # type: ignore[attr-defined]
-
-
-def _matrix_reduce(self: Any) -> tuple[Any, tuple[Any, ...]]:
-    # unpickle through __init__ so the matrix is validated and read-only again
-    return type(self), (self.classes, self.matrix)
-
-
-@attrs.frozen(eq=False)
-class Similarity(LabelStructure):
-    """An n x n class-similarity matrix: values in [0, 1], unit diagonal.
-
-    ``matrix[i, j]`` is how acceptable predicting class j is when the truth is class i.
-    Symmetry is not required. Build one with :meth:`from_matrix` or :meth:`identity`.
-    """
-
-    kind: ClassVar[str] = "similarity"
-    classes: tuple[str, ...] = attrs.field(converter=check_classes)
-    matrix: np.ndarray = attrs.field(converter=lambda m: _frozen_array(m, what="similarity matrix"))
-
-    def __attrs_post_init__(self) -> None:
-        n = len(self.classes)
-        if self.matrix.shape != (n, n):
-            raise StructureError(
-                f"similarity matrix must be {n} x {n} for {n} classes, got shape"
-                f" {self.matrix.shape}"
-            )
-        low, high = float(self.matrix.min()), float(self.matrix.max())
-        if low < 0.0 or high > 1.0:
-            raise StructureError(
-                f"similarities must lie in [0, 1]; found values from {low:g} to {high:g}"
-            )
-        off = np.flatnonzero(np.diag(self.matrix) != 1.0)
-        if off.size:
-            raise StructureError(
-                "the similarity of a class to itself must be 1; the diagonal differs for"
-                f" {', '.join(repr(self.classes[i]) for i in off[:5])}"
-            )
-
-    __eq__ = _matrix_eq
-    __hash__ = None  # type: ignore[assignment]
-    __reduce__ = _matrix_reduce
-
-    @classmethod
-    def from_matrix(cls, classes: Sequence[str], matrix: Any) -> Similarity:
-        """Build from class names and an n x n array-like of similarities."""
-        return cls(classes=classes, matrix=matrix)  # type: ignore[arg-type]
-
-    @classmethod
-    def identity(cls, classes: Sequence[str]) -> Similarity:
-        """The similarity that says nothing: SimLoss with it is cross-entropy."""
-        names = check_classes(classes)
-        return cls.from_matrix(names, np.eye(len(names)))
-
-
-@attrs.frozen(eq=False)
-class LabelEmbedding(LabelStructure):
-    """An n x d matrix with one (non-zero) vector per class."""
-
-    kind: ClassVar[str] = "embedding"
-    classes: tuple[str, ...] = attrs.field(converter=check_classes)
-    matrix: np.ndarray = attrs.field(converter=lambda m: _frozen_array(m, what="embedding matrix"))
-
-    def __attrs_post_init__(self) -> None:
-        n = len(self.classes)
-        if self.matrix.shape[0] != n or self.matrix.shape[1] < 1:
-            raise StructureError(
-                f"embedding matrix must have {n} rows (one per class) and at least one column,"
-                f" got shape {self.matrix.shape}"
-            )
-        zero = np.flatnonzero(~np.any(self.matrix != 0.0, axis=1))
-        if zero.size:
-            raise StructureError(
-                "classes with an all-zero embedding have no direction:"
-                f" {', '.join(repr(self.classes[i]) for i in zero[:10])}"
-            )
-
-    __eq__ = _matrix_eq
-    __hash__ = None  # type: ignore[assignment]
-    __reduce__ = _matrix_reduce
-
-    @classmethod
-    def from_matrix(cls, classes: Sequence[str], matrix: Any) -> LabelEmbedding:
-        """Build from class names and an n x d array-like of vectors."""
-        return cls(classes=classes, matrix=matrix)  # type: ignore[arg-type]
-
-    @property
-    def dim(self) -> int:
-        """The embedding dimension d."""
-        return int(self.matrix.shape[1])
-
-    def normalized(self) -> np.ndarray:
-        """Return the rows scaled to unit L2 norm."""
-        return self.matrix / np.linalg.norm(self.matrix, axis=1, keepdims=True)
-
-    def to_similarity(self, lower_bound: float = 0.0) -> Similarity:
-        """Cosine similarity rescaled by SimLoss's lower bound b.
-
-        ``S = max(0, (cos - b) / (1 - b))`` with a unit diagonal: cosines at or below b
-        count as unrelated.
-
-        Raises:
-            StructureError: when ``lower_bound`` is not in [-1, 1).
-        """
-        b = float(lower_bound)
-        if not -1.0 <= b < 1.0:
-            raise StructureError(f"lower_bound must be in [-1, 1), got {lower_bound!r}")
-        unit = self.normalized()
-        matrix = np.clip((unit @ unit.T - b) / (1.0 - b), 0.0, 1.0)
-        np.fill_diagonal(matrix, 1.0)
-        return Similarity.from_matrix(self.classes, matrix)
