@@ -126,3 +126,19 @@ def test_compose_rejects_a_quoted_label_smoothing():
 def test_train_settings_are_checked(table, match):
     with pytest.raises(ConfigError, match=match):
         TrainSettings.from_table(table)
+
+
+def test_a_bad_constructor_option_is_one_error_class_caught_as_either_old_one():
+    from structloss import Objective
+    from structloss.errors import InputError, OptionError
+
+    with pytest.raises(OptionError, match="num_classes must be a positive integer, got 0"):
+        Objective(0)
+    with pytest.raises(OptionError, match="unknown reduction 'avg'"):
+        Objective(3, reduction="avg")
+    assert issubclass(OptionError, ConfigError) and issubclass(OptionError, InputError)
+    with pytest.raises(OptionError, match="'label_smoothing' must be a number"):
+        check_types("loss 'x'", factory, {"rate": 0.1}) or compose(
+            {"classes": ["a", "b"], "loss": {"name": "cross-entropy", "label_smoothing": "x"}},
+            host=PluginHost(entry_points=[], env={}),
+        )

@@ -43,18 +43,6 @@ class UnknownOptionError(ConfigError, TypeError):
     """A config passes an option that the named component does not accept."""
 
 
-class OptionError(ConfigError):
-    """An option of a component has a bad value: the wrong type, or out of its range.
-
-    Raised for the options a config (or a Python caller) passes to a structure provider,
-    loss, conversion or a lab table (``[train]``, ``[model]``, ``[data]``), e.g.
-    ``label_smoothing = "0.1"`` (a string, not a number) or ``label_smoothing = 2`` (outside
-    [0, 1]). The message names the component, the option, the value and what it must be.
-    A :class:`ConfigError`, so ``except ConfigError`` catches it; an option the component
-    does not take at all is an :class:`UnknownOptionError`.
-    """
-
-
 class PluginLoadError(StructlossError, ImportError):
     """A plugin could not be imported or registered."""
 
@@ -84,6 +72,20 @@ class InputError(StructlossError, ValueError):
 
     This is about what a loss is called with; a bad constructor option is an
     :class:`OptionError`.
+    """
+
+
+class OptionError(ConfigError, InputError):
+    """An option of a component has a bad value: the wrong type, or out of its range.
+
+    Raised for the options a config (or a Python caller) passes to a structure provider,
+    loss, conversion or a lab table (``[train]``, ``[model]``, ``[data]``), e.g.
+    ``label_smoothing = "0.1"`` (a string, not a number) or ``label_smoothing = 2`` (outside
+    [0, 1]). The message names the component, the option, the value and what it must be.
+    It is the one class every component raises for this. It derives from both
+    :class:`ConfigError` and :class:`InputError`, the two classes such errors used to be,
+    so code catching either keeps working. An option the component does not take at all is
+    an :class:`UnknownOptionError`.
     """
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from structloss.errors import InputError, closest
+from structloss.errors import InputError, OptionError, closest
 from structloss.targets import multi_hot
 
 __all__ = ["REDUCTIONS", "Objective"]
@@ -60,16 +60,16 @@ class Objective(nn.Module):
     ) -> None:
         super().__init__()
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise InputError(f"num_classes must be a positive integer, got {num_classes!r}")
+            raise OptionError(f"num_classes must be a positive integer, got {num_classes!r}")
         if reduction not in REDUCTIONS:
-            raise InputError(
+            raise OptionError(
                 f"unknown reduction {reduction!r}; choose one of: mean, none, sum"
                 f"{closest(str(reduction), REDUCTIONS)}"
             )
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-            raise InputError(f"ignore_index must be an integer, got {ignore_index!r}")
+            raise OptionError(f"ignore_index must be an integer, got {ignore_index!r}")
         if 0 <= ignore_index < num_classes:
-            raise InputError(
+            raise OptionError(
                 f"ignore_index {ignore_index} is a valid class index (0..{num_classes - 1});"
                 " pick a value outside that range, such as -100"
             )
@@ -92,7 +92,7 @@ class Objective(nn.Module):
         The default is ``nn.Linear(in_features, num_classes)``.
         """
         if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
-            raise InputError(f"in_features must be a positive integer, got {in_features!r}")
+            raise OptionError(f"in_features must be a positive integer, got {in_features!r}")
         return nn.Linear(in_features, self.output_size)
 
     def scores(self, outputs: Tensor) -> Tensor:
