@@ -55,3 +55,48 @@ def test_the_lab_needs_no_lab_extra_in_the_library():
         if name.split(".")[0] in heavy
     ]
     assert not offenders, offenders
+
+
+def code_lines(path: Path) -> int:
+    """Lines holding code: not blank, not only a comment, not a docstring."""
+    import io
+    import tokenize
+
+    source = path.read_text(encoding="utf-8")
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            docstrings.update(range(body[0].lineno, (body[0].end_lineno or 0) + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skip and token.type != tokenize.ENDMARKER:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines - docstrings)
+
+
+def test_the_library_stays_a_small_contract():
+    """The library (all but lab/, testing/, template/) holds at most 3,000 lines of code."""
+    parts = ("lab", "testing", "template")
+    files = [
+        p
+        for p in PACKAGE.rglob("*.py")
+        if not set(p.relative_to(PACKAGE).parts) & set(parts) and p.stem not in parts
+    ]
+    total = sum(code_lines(p) for p in files)
+    assert 1000 < total <= 3000, total
+
+
+def test_code_lines_skip_docstrings_comments_and_blank_lines(tmp_path):
+    sample = tmp_path / "m.py"
+    sample.write_text(
+        '"""Doc.\n\nMore."""\n\n# note\nx = 1  # one\n\n\ndef f():\n    """Doc."""\n    return x\n'
+    )
+    assert code_lines(sample) == 3
