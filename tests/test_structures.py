@@ -6,6 +6,7 @@ import json
 import math
 import pickle
 import re
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -1350,3 +1351,58 @@ class TestProperties:
                 cos = float(u @ v) / (np.linalg.norm(u) * np.linalg.norm(v))
                 expected = max(0.0, (cos - bound) / (1.0 - bound))
                 assert s[i, j] == pytest.approx(min(expected, 1.0), abs=1e-9)
+
+
+class TestNamedDistances:
+    """``Hierarchy.class_distances``: the three published definitions, by brute force."""
+
+    # unbalanced: a and b sit at depth 3 under x, y; e and f at depth 2 under z
+    PARENTS: ClassVar[dict[str, str]] = {
+        "a": "x", "b": "x", "x": "y", "c": "y", "y": "root", "e": "z", "f": "z", "z": "root",
+    }  # fmt: skip
+    CLASSES: ClassVar[list[str]] = ["a", "b", "c", "e", "f"]
+
+    def tree(self):
+        return Hierarchy.from_parents(self.CLASSES, self.PARENTS)
+
+    def brute(self, tree, distance):
+        height = max(len(tree.path(c)) - 1 for c in tree.classes)
+        n = tree.num_classes
+        out = np.zeros((n, n), dtype=np.int64)
+        for i, p in enumerate(tree.classes):
+            for j, q in enumerate(tree.classes):
+                lca = tree.lca(p, q)
+                if distance == "lca-height":
+                    out[i, j] = tree.lca_height(p, q)
+                elif distance == "edges":
+                    out[i, j] = len(tree.path(p)) + len(tree.path(q)) - 2 * len(tree.path(lca))
+                else:
+                    out[i, j] = 0 if p == q else height - (len(tree.path(lca)) - 1)
+        return out
+
+    @pytest.mark.parametrize("distance", ["lca-height", "bertinetto", "edges"])
+    def test_matches_brute_force(self, distance):
+        tree = self.tree()
+        np.testing.assert_array_equal(tree.class_distances(distance), self.brute(tree, distance))
+
+    def test_bertinetto_differs_from_lca_height_on_an_unbalanced_tree(self):
+        tree = self.tree()
+        e, f = 3, 4  # siblings under z, whose subtree is shallower than the tree
+        assert tree.class_distances("lca-height")[e, f] == 1  # z has height 1
+        assert tree.class_distances("bertinetto")[e, f] == 2  # tree height 3 - depth(z) 1
+        assert tree.class_distances("edges")[e, f] == 2
+        assert tree.class_distances("bertinetto")[0, 1] == 1 == tree.class_distances()[0, 1]
+        assert (np.diag(tree.class_distances("bertinetto")) == 0).all()
+
+    def test_they_agree_on_a_balanced_tree(self):
+        parents = {"a": "x", "b": "x", "c": "y", "d": "y", "x": "root", "y": "root"}
+        tree = Hierarchy.from_parents(["a", "b", "c", "d"], parents)
+        np.testing.assert_array_equal(
+            tree.class_distances("bertinetto"), tree.class_distances("lca-height")
+        )
+
+    def test_unknown_distance(self):
+        from structloss.errors import ConfigError
+
+        with pytest.raises(ConfigError, match=r"unknown distance 'edge'; did you mean 'edges'"):
+            self.tree().class_distances("edge")

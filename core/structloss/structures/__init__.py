@@ -12,14 +12,16 @@ their shared base :class:`MatrixStructure`).
 from __future__ import annotations
 
 from structloss.structures.base import LabelStructure, check_classes
-from structloss.structures.hierarchy import Hierarchy
+from structloss.structures.hierarchy import DISTANCES, Hierarchy, check_distance
 from structloss.structures.matrices import LabelEmbedding, MatrixStructure, Similarity
 
 __all__ = [
+    "DISTANCES",
     "Hierarchy",
     "LabelEmbedding",
     "LabelStructure",
     "MatrixStructure",
     "Similarity",
     "check_classes",
+    "check_distance",
 ]

@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from structloss.errors import StructureError, closest
+from structloss.errors import ConfigError, StructureError, closest
 from structloss.structures.base import LabelStructure, check_classes
 from structloss.structures.matrices import Similarity
 
-__all__ = ["Hierarchy"]
+__all__ = ["DISTANCES", "Hierarchy", "check_distance"]
 
 
 def _tree_nodes(
@@ -336,6 +336,29 @@ class Hierarchy(LabelStructure):
         depth = self.depths[: self.num_classes]
         return depth[:, None] + depth[None, :] - 2 * shared
 
+    def class_distances(self, distance: str = "lca-height") -> np.ndarray:
+        """Return (classes, classes) int64 distances between classes, by a named definition.
+
+        - ``"lca-height"``: the height of the lowest common ancestor (leaves 0): how far up
+          the tree two classes part. structloss's default in every metric.
+        - ``"bertinetto"``: the tree's height minus the depth of the lowest common ancestor,
+          as the reference code of Bertinetto et al. (*Making Better Mistakes*, CVPR 2020)
+          computes it; 0 for a class and itself. It equals ``"lca-height"`` when every leaf
+          is at the same depth, and differs on unbalanced trees.
+        - ``"edges"``: the number of edges on the tree path between the two classes.
+
+        Raises:
+            ConfigError: for an unknown name, listing :data:`DISTANCES`.
+        """
+        check_distance(distance)
+        if distance == "edges":
+            return self.distance_matrix()
+        if distance == "lca-height":
+            return self.lca_height_matrix()
+        table = int(self.depths.max()) - self.depths[self.lca_matrix()]
+        np.fill_diagonal(table, 0)
+        return table
+
     def lca(self, a: str, b: str) -> str:
         """Return the name of the lowest common ancestor of nodes ``a`` and ``b``."""
         path_a, path_b = self.path(a), self.path(b)
@@ -418,3 +441,21 @@ def _read_json_source(source: str | Path) -> str:
         raise StructureError(f"hierarchy file not found: {str(path)!r}") from None
     except OSError as exc:
         raise StructureError(f"cannot read hierarchy file {str(path)!r}: {exc}") from None
+
+
+#: The names :meth:`Hierarchy.class_distances` (and every metric's ``distance``) accept.
+DISTANCES = ("lca-height", "bertinetto", "edges")
+
+
+def check_distance(distance: str) -> str:
+    """Return ``distance`` if it names a definition in :data:`DISTANCES`, else raise.
+
+    Raises:
+        ConfigError: naming the bad value and the valid ones.
+    """
+    if distance not in DISTANCES:
+        raise ConfigError(
+            f"unknown distance {distance!r}{closest(str(distance), DISTANCES)}; choose one of:"
+            f" {', '.join(DISTANCES)}"
+        )
+    return distance
