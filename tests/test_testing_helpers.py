@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import types
 from collections.abc import Callable, Iterable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,12 @@ from structloss import (
     LabelEmbedding,
     LossSpec,
     Objective,
+    PluginHost,
     Similarity,
     StructureSpec,
     hookimpl,
 )
+from structloss.plugins import DEFAULT_PLUGINS
 from structloss.testing import (
     DEFAULT_CLASSES,
     check_loss,
@@ -35,7 +38,10 @@ from structloss.testing import (
     check_structure,
     example_hierarchy,
     example_structure,
+    isolated_host,
 )
+from structloss.testing import plugins as testing_plugins
+from structloss.testing.fixtures import plugin_host_fixture
 
 CLASSES = ["cat", "dog", "truck", "bus", "lion"]
 
@@ -437,3 +443,48 @@ def test_check_plugin_class_lists() -> None:
     dupes = plugin(structloss_class_lists=lambda: [ClassListSpec("d", lambda: ["a", "a"], "d")])
     with pytest.raises(AssertionError, match="duplicate class names in class list 'd'"):
         check_plugin(dupes)
+
+
+# -- the isolated host and its fixture --------------------------------------------------------
+LINEAR = plugin(
+    structloss_losses=losses(LossSpec("lin", lambda c: Linear(c.num_classes), "linear"))
+)
+
+plugin_host = plugin_host_fixture(LINEAR)
+
+
+def test_the_plugin_host_fixture_is_a_fresh_isolated_host(plugin_host: PluginHost) -> None:
+    assert plugin_host.components("plugin-under-test") == {"loss": ["lin"]}
+    assert sorted(plugin_host.plugins) == sorted([*DEFAULT_PLUGINS, "plugin-under-test"])
+    loss = structloss.compose({"classes": CLASSES, "loss": "lin"}, host=plugin_host)
+    assert isinstance(loss, Linear)
+
+
+def test_isolated_host_ignores_the_environment_and_installed_plugins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STRUCTLOSS_DISABLE_PLUGINS", "plugin-under-test")
+    monkeypatch.setenv("STRUCTLOSS_LOAD_PLUGINS", "")
+    host = isolated_host(LINEAR)
+    assert host.registry.names("loss") == ["binary-cross-entropy", "cross-entropy", "lin"]
+    assert isolated_host(LINEAR) is not host  # fresh every time
+
+
+def test_isolated_host_names_an_installed_plugin_after_its_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = types.ModuleType("acme_structloss_hooks_for_test")
+    module.structloss_losses = LINEAR.structloss_losses  # type: ignore[attr-defined]
+    entry = metadata.EntryPoint("acme", module.__name__, "structloss")
+    monkeypatch.setattr(testing_plugins.metadata, "entry_points", lambda group: [entry])
+    host = isolated_host(module)
+    assert host.components("acme") == {"loss": ["lin"]}
+    assert host.plugins["acme"].distribution is None  # a fake entry point has no distribution
+
+
+def test_isolated_host_registers_requirements_and_reports_failures() -> None:
+    backend_only = plugin(structloss_backends=lambda: [BackendSpec("elsewhere", Gpu, "b")])
+    host = isolated_host("structloss.builtin.losses", requires=[backend_only])
+    assert host.components("required-0") == {"backend": ["elsewhere"]}
+    with pytest.raises(AssertionError, match=r"^isolated_host\(fake_structloss_plugin\): .*"):
+        isolated_host(plugin(structloss_loss=lambda: []))

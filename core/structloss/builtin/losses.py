@@ -13,6 +13,8 @@ from structloss.hookspecs import hookimpl
 from structloss.objective import Objective
 from structloss.specs import LossContext, LossSpec
 
+__all__ = ["BinaryCrossEntropy", "CrossEntropy", "build_cross_entropy", "structloss_losses"]
+
 
 class CrossEntropy(Objective):
     """Plain softmax cross-entropy, equal to ``F.cross_entropy``; the baseline.
@@ -99,7 +101,11 @@ def build_cross_entropy(
     label_smoothing: float = 0.0,
     weight: Sequence[float] | None = None,
 ) -> CrossEntropy:
-    """Factory of loss ``cross-entropy``."""
+    """Factory of loss ``cross-entropy``: :class:`CrossEntropy` for the context's classes.
+
+    A function rather than the class: a config's ``weight`` is a list of numbers, while the
+    constructor also takes a tensor.
+    """
     return CrossEntropy(
         context.num_classes,
         reduction=reduction,
@@ -116,8 +122,12 @@ class BinaryCrossEntropy(Objective):
     ``F.binary_cross_entropy_with_logits``, so ``reduction="mean"`` equals that function's
     default mean over all elements.
 
+    The class is the factory of loss ``binary-cross-entropy``: its options are the
+    constructor's, and ``compose`` passes the :class:`~structloss.LossContext` as
+    ``num_classes``.
+
     Args:
-        num_classes: the number of classes.
+        num_classes: the number of classes, or the loss context (its ``num_classes``).
         reduction: ``"mean"``, ``"sum"`` (of per-sample losses) or ``"none"`` (per sample).
         pos_weight: weight of positive labels (a number, or one per class), as in
             ``nn.BCEWithLogitsLoss``; stored as a buffer.
@@ -129,11 +139,13 @@ class BinaryCrossEntropy(Objective):
 
     def __init__(
         self,
-        num_classes: int,
+        num_classes: int | LossContext,
         *,
         reduction: str = "mean",
         pos_weight: float | Sequence[float] | None = None,
     ) -> None:
+        if isinstance(num_classes, LossContext):
+            num_classes = num_classes.num_classes
         super().__init__(num_classes, reduction=reduction)
         if pos_weight is not None:
             pos_weight = (
@@ -154,18 +166,9 @@ class BinaryCrossEntropy(Objective):
         return self.reduce(per_element.mean(dim=1), valid)
 
 
-def build_binary_cross_entropy(
-    context: LossContext,
-    *,
-    reduction: str = "mean",
-    pos_weight: float | Sequence[float] | None = None,
-) -> BinaryCrossEntropy:
-    """Factory of loss ``binary-cross-entropy``."""
-    return BinaryCrossEntropy(context.num_classes, reduction=reduction, pos_weight=pos_weight)
-
-
 @hookimpl
 def structloss_losses() -> Iterable[LossSpec]:
+    """Yield losses ``cross-entropy`` and ``binary-cross-entropy``."""
     yield LossSpec(
         name="cross-entropy",
         factory=build_cross_entropy,
@@ -173,7 +176,7 @@ def structloss_losses() -> Iterable[LossSpec]:
     )
     yield LossSpec(
         name="binary-cross-entropy",
-        factory=build_binary_cross_entropy,
+        factory=BinaryCrossEntropy,
         summary="independent sigmoid cross-entropy per class, the multi-label baseline",
         multilabel=True,
     )

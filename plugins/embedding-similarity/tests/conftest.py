@@ -1,4 +1,5 @@
-"""Small word-vector files in every format, written with gensim into a temp dir."""
+"""Fixtures: the shared isolated host ``plugin_host``, and small word-vector files in every
+format, written with gensim into a temp dir."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import structloss_embedding_similarity.hooks
+from structloss.testing.fixtures import plugin_host_fixture
 from structloss_embedding_similarity import clear_cache
+
+plugin_host = plugin_host_fixture(structloss_embedding_similarity.hooks)
 
 # 4-d vectors with a known geometry: animals along x, vehicles along z
 WORDS: dict[str, list[float]] = {

@@ -1,4 +1,5 @@
-"""Shared fixtures: small multi-label data with co-occurrence structure, a fresh host."""
+"""Shared fixtures: the isolated host ``plugin_host``, small multi-label data with
+co-occurrence structure."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-import structloss_pmi_embedding.hooks as hooks
-from structloss import PluginHost
-from structloss.registry import PluginInfo
+import structloss_pmi_embedding.hooks
+from structloss.testing.fixtures import plugin_host_fixture
+
+plugin_host = plugin_host_fixture(structloss_pmi_embedding.hooks)
 
 
 def topic_labels(num_samples: int = 400, num_classes: int = 12, seed: int = 0) -> np.ndarray:
@@ -48,11 +50,3 @@ def make_labels() -> Callable[..., np.ndarray]:
 def classes() -> list[str]:
     """Names of the 12 classes."""
     return [f"c{i:02d}" for i in range(12)]
-
-
-@pytest.fixture
-def host() -> PluginHost:
-    """A fresh host with the built-ins and this plugin only."""
-    host = PluginHost(entry_points=[], env={})
-    assert host.register(hooks, PluginInfo("pmi-embedding", "structloss-pmi-embedding", "0.1.0"))
-    return host

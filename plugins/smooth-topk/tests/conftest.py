@@ -1,4 +1,4 @@
-"""Test setup: let Triton run kernels on the CPU when there is no CUDA device.
+"""Test setup: the shared isolated host ``plugin_host``; Triton on the CPU without CUDA.
 
 Triton decides when a function is decorated with ``@triton.jit`` whether it is compiled or
 interpreted (``TRITON_INTERPRET=1``), and its own language functions are decorated when
@@ -15,6 +15,11 @@ import os
 import sys
 
 import torch
+
+import structloss_smooth_topk.hooks
+from structloss.testing.fixtures import plugin_host_fixture
+
+plugin_host = plugin_host_fixture(structloss_smooth_topk.hooks)
 
 if not torch.cuda.is_available() and "triton" not in sys.modules:
     _previous = os.environ.get("TRITON_INTERPRET")

@@ -7,22 +7,12 @@ import sys
 import pytest
 import torch
 
-import structloss_smooth_topk.hooks as hooks
 from structloss import PluginHost, compose
 from structloss.errors import BackendUnavailableError, ConfigError, UnknownOptionError
-from structloss.registry import PluginInfo
 from structloss_smooth_topk import SmoothTopK, TritonBackend, smooth_topk_torch
 from structloss_smooth_topk.backend import default_compute_backend
 
 CLASSES = [f"c{i}" for i in range(12)]
-
-
-@pytest.fixture
-def host() -> PluginHost:
-    """A fresh host with the built-ins and this plugin only."""
-    host = PluginHost(entry_points=[], env={})
-    assert host.register(hooks, PluginInfo("smooth-topk", "structloss-smooth-topk", "0.1.0"))
-    return host
 
 
 @pytest.fixture
@@ -32,14 +22,14 @@ def no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
-def test_hooks_register_loss_backend_and_kernels(host):
-    assert host.components("smooth-topk") == {
+def test_hooks_register_loss_backend_and_kernels(plugin_host):
+    assert plugin_host.components("smooth-topk") == {
         "loss": ["smooth-topk"],
         "backend": ["triton"],
         "kernel": ["smooth-topk@torch", "smooth-topk@triton"],
     }
-    assert host.spec("loss", "smooth-topk").needs is None
-    assert host.spec("backend", "triton").priority == 10
+    assert plugin_host.spec("loss", "smooth-topk").needs is None
+    assert plugin_host.spec("backend", "triton").priority == 10
 
 
 def test_hooks_module_does_not_import_triton():
@@ -58,12 +48,12 @@ def test_hooks_module_does_not_import_triton():
     assert out.stdout.strip() == "False"
 
 
-def test_compose_by_name_with_options(host):
+def test_compose_by_name_with_options(plugin_host):
     config = {
         "classes": CLASSES,
         "loss": {"name": "smooth-topk", "k": 3, "tau": 0.5, "alpha": 0.2, "reduction": "sum"},
     }
-    loss = compose(config, host=host)
+    loss = compose(config, host=plugin_host)
     assert isinstance(loss, SmoothTopK)
     assert (loss.k, loss.tau, loss.alpha, loss.reduction) == (3, 0.5, 0.2, "sum")
     scores, target = torch.randn(5, 12), torch.randint(12, (5,))
@@ -72,8 +62,8 @@ def test_compose_by_name_with_options(host):
     )
 
 
-def test_defaults(host):
-    loss = compose({"classes": CLASSES, "loss": {"name": "smooth-topk"}}, host=host)
+def test_defaults(plugin_host):
+    loss = compose({"classes": CLASSES, "loss": {"name": "smooth-topk"}}, host=plugin_host)
     assert (loss.k, loss.tau, loss.alpha, loss.reduction, loss.ignore_index) == (
         5,
         1.0,
@@ -83,54 +73,57 @@ def test_defaults(host):
     )
 
 
-def test_unknown_and_invalid_options(host):
+def test_unknown_and_invalid_options(plugin_host):
     with pytest.raises(UnknownOptionError, match="temperature"):
-        compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "temperature": 1}}, host=host)
+        compose(
+            {"classes": CLASSES, "loss": {"name": "smooth-topk", "temperature": 1}},
+            host=plugin_host,
+        )
     with pytest.raises(ConfigError, match=r"1 <= k < num_classes \(12\)"):
-        compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "k": 12}}, host=host)
+        compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "k": 12}}, host=plugin_host)
     with pytest.raises(ConfigError, match="tau"):
-        compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "tau": 0}}, host=host)
+        compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "tau": 0}}, host=plugin_host)
 
 
-def test_auto_picks_torch_on_cpu(host, no_gpu):
-    loss = compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "k": 2}}, host=host)
+def test_auto_picks_torch_on_cpu(plugin_host, no_gpu):
+    loss = compose({"classes": CLASSES, "loss": {"name": "smooth-topk", "k": 2}}, host=plugin_host)
     assert loss.backend.name == "auto"
     assert loss.backend.select("smooth-topk", "cpu") == "torch"
     loss(torch.randn(3, 12), torch.randint(12, (3,)))
 
 
-def test_auto_prefers_triton_on_cuda_when_it_imports(host, monkeypatch):
+def test_auto_prefers_triton_on_cuda_when_it_imports(plugin_host, monkeypatch):
     pytest.importorskip("triton", reason="triton is not installed")
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    backend = host.backend("auto")
+    backend = plugin_host.backend("auto")
     assert backend.select("smooth-topk", "cuda") == "triton"
     assert backend.select("smooth-topk", "cpu") == "torch"
 
 
-def test_auto_falls_back_to_torch_without_triton(host, monkeypatch):
+def test_auto_falls_back_to_torch_without_triton(plugin_host, monkeypatch):
     monkeypatch.setitem(sys.modules, "triton", None)  # import triton -> ImportError
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    backend = host.backend("auto")
+    backend = plugin_host.backend("auto")
     assert backend.select("smooth-topk", "cuda") == "torch"
 
 
-def test_named_triton_without_a_gpu_is_a_clear_error(host, no_gpu):
+def test_named_triton_without_a_gpu_is_a_clear_error(plugin_host, no_gpu):
     config = {"classes": CLASSES, "loss": {"name": "smooth-topk"}, "backend": {"name": "triton"}}
     with pytest.raises(BackendUnavailableError) as info:
-        compose(config, host=host)
+        compose(config, host=plugin_host)
     message = str(info.value)
     assert "backend 'triton' cannot run here" in message
     assert "CUDA device" in message and "TRITON_INTERPRET=1" in message
     assert "'auto' or 'torch'" in message
 
 
-def test_named_triton_without_triton_is_a_clear_error(host, monkeypatch):
+def test_named_triton_without_triton_is_a_clear_error(plugin_host, monkeypatch):
     monkeypatch.setitem(sys.modules, "triton", None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     config = {"classes": CLASSES, "loss": {"name": "smooth-topk"}, "backend": {"name": "triton"}}
     with pytest.raises(BackendUnavailableError, match=r"triton cannot be imported.*pip install"):
-        compose(config, host=host)
+        compose(config, host=plugin_host)
 
 
 def test_named_triton_on_cpu_tensors_is_a_clear_error(monkeypatch):
@@ -142,9 +135,9 @@ def test_named_triton_on_cpu_tensors_is_a_clear_error(monkeypatch):
         loss(torch.randn(3, 12), torch.randint(12, (3,)))
 
 
-def test_named_torch_runs_everywhere(host):
+def test_named_torch_runs_everywhere(plugin_host):
     config = {"classes": CLASSES, "loss": {"name": "smooth-topk"}, "backend": {"name": "torch"}}
-    loss = compose(config, host=host)
+    loss = compose(config, host=plugin_host)
     assert loss.backend.select("smooth-topk", "cpu") == "torch"
 
 

@@ -1,4 +1,4 @@
-"""Trees shared by the tree-loss tests."""
+"""Fixtures of the tree-loss tests: the shared isolated host (``plugin_host``) and trees."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+import structloss_tree_loss.hooks
 from structloss import Hierarchy
-from structloss.lab.datasets.synthetic import random_class_tree
+from structloss.testing.fixtures import plugin_host_fixture
+
+plugin_host = plugin_host_fixture(structloss_tree_loss.hooks)
 
 
 def random_tree(seed: int, inner: int, classes: int) -> Hierarchy:
@@ -30,6 +33,25 @@ def random_tree(seed: int, inner: int, classes: int) -> Hierarchy:
     return Hierarchy.from_parents(names, parents)
 
 
+def complete_tree(branching: list[int]) -> Hierarchy:
+    """A complete tree with ``branching[d]`` children per node at depth d.
+
+    Classes are ``c00``, ``c01``, ... in order; internal nodes ``root``, ``g1.0``, ... (as
+    the lab's synthetic tasks name them; the plugin's tests do not import the lab).
+    """
+    parents: dict[str, str] = {}
+    level = ["root"]
+    for depth, fan in enumerate(branching[:-1], start=1):
+        below = [f"g{depth}.{i}" for i in range(len(level) * fan)]
+        parents.update({child: level[i // fan] for i, child in enumerate(below)})
+        level = below
+    fan = branching[-1]
+    width = len(str(len(level) * fan - 1))
+    names = [f"c{i:0{width}d}" for i in range(len(level) * fan)]
+    parents.update({name: level[i // fan] for i, name in enumerate(names)})
+    return Hierarchy.from_parents(names, parents)
+
+
 def chain_tree(length: int) -> Hierarchy:
     """A chain of ``length`` internal nodes with two classes at the bottom and one at the top."""
     parents = {f"n{i}": f"n{i - 1}" for i in range(1, length)}
@@ -40,7 +62,7 @@ def chain_tree(length: int) -> Hierarchy:
 TREES = {
     "flat": Hierarchy.flat([f"c{i}" for i in range(5)]),
     "single-class": Hierarchy.flat(["only"]),
-    "complete": random_class_tree([2, 3, 2]),
+    "complete": complete_tree([2, 3, 2]),
     "chain": chain_tree(25),
     "irregular": random_tree(seed=7, inner=15, classes=20),
 }

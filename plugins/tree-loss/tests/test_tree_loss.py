@@ -24,16 +24,8 @@ from structloss.errors import (
     StructureError,
     UnknownOptionError,
 )
-from structloss.registry import PluginInfo
-from structloss_tree_loss import TreeLinear, TreeLoss, build_tree_loss, node_variance_shares
-
-INFO = PluginInfo("tree-loss", "structloss-tree-loss", "0.1.0")
-
-
-def fresh_host() -> PluginHost:
-    host = PluginHost(entry_points=[], env={})
-    host.register(hooks, INFO)
-    return host
+from structloss.testing import check_plugin
+from structloss_tree_loss import TreeLinear, TreeLoss, node_variance_shares
 
 
 def brute_force_weight(tree: Hierarchy, vectors: Tensor) -> Tensor:
@@ -64,9 +56,23 @@ def write_tree_config(tmp_path: Path, tree: Hierarchy, **loss_options: object) -
 
 
 # -- composition --------------------------------------------------------------------------
-def test_composes_by_name_on_a_fresh_host_with_hierarchy_file(tmp_path: Path, irregular) -> None:
+def test_plugin_contract() -> None:
+    host = check_plugin(hooks)
+    assert host.spec("loss", "tree-loss").factory is TreeLoss
+
+
+def test_the_class_is_the_factory(plugin_host: PluginHost, irregular) -> None:
+    context = LossContext(irregular.classes, irregular, plugin_host.backend())
+    loss = TreeLoss(context, reduction="sum", label_smoothing=0.2)
+    assert loss.hierarchy == irregular
+    assert (loss.reduction, loss.label_smoothing) == ("sum", 0.2)
+
+
+def test_composes_by_name_on_a_fresh_host_with_hierarchy_file(
+    tmp_path: Path, irregular, plugin_host: PluginHost
+) -> None:
     config = write_tree_config(tmp_path, irregular, reduction="sum", label_smoothing=0.1)
-    loss = compose(config, host=fresh_host())
+    loss = compose(config, host=plugin_host)
     assert isinstance(loss, TreeLoss)
     assert loss.hierarchy == irregular
     assert (loss.reduction, loss.label_smoothing) == ("sum", 0.1)
@@ -77,10 +83,12 @@ def test_composes_by_name_on_a_fresh_host_with_hierarchy_file(tmp_path: Path, ir
     assert torch.isfinite(loss(head(x), y))
 
 
-def test_config_classes_fix_the_label_order(tmp_path: Path, irregular) -> None:
+def test_config_classes_fix_the_label_order(
+    tmp_path: Path, irregular, plugin_host: PluginHost
+) -> None:
     config = write_tree_config(tmp_path, irregular)
     order = list(reversed(irregular.classes))
-    loss = compose(config, classes=order, host=fresh_host())
+    loss = compose(config, classes=order, host=plugin_host)
     assert loss.hierarchy.classes == tuple(order)
     head = loss.head(3)
     torch.testing.assert_close(
@@ -98,25 +106,27 @@ def test_composes_through_the_installed_entry_point(trees) -> None:
     assert loss.num_classes == 12
 
 
-def test_without_a_structure_the_error_names_the_fix() -> None:
+def test_without_a_structure_the_error_names_the_fix(plugin_host: PluginHost) -> None:
     with pytest.raises(IncompatibleStructureError, match="needs a hierarchy"):
-        compose({"classes": ["a", "b"], "loss": {"name": "tree-loss"}}, host=fresh_host())
+        compose({"classes": ["a", "b"], "loss": {"name": "tree-loss"}}, host=plugin_host)
 
 
-def test_unknown_option_lists_the_valid_ones(trees) -> None:
+def test_unknown_option_lists_the_valid_ones(trees, plugin_host: PluginHost) -> None:
     with pytest.raises(UnknownOptionError, match="label_smoothing"):
         compose(
             {"loss": {"name": "tree-loss", "label_smoothin": 0.1}},
             structure=trees["flat"],
-            host=fresh_host(),
+            host=plugin_host,
         )
 
 
-def test_factory_refuses_a_similarity() -> None:
+def test_factory_refuses_a_similarity(plugin_host: PluginHost) -> None:
     classes = ("a", "b")
-    context = LossContext(classes, Similarity.identity(classes), fresh_host().backend())
-    with pytest.raises(IncompatibleStructureError, match="hierarchy"):
-        build_tree_loss(context)
+    context = LossContext(classes, Similarity.identity(classes), plugin_host.backend())
+    with pytest.raises(
+        IncompatibleStructureError, match="'tree-loss' needs a hierarchy, got a sim"
+    ):
+        TreeLoss(context)
 
 
 # -- the head against brute force ------------------------------------------------------------
@@ -467,10 +477,10 @@ def test_bad_inputs_raise_input_errors(irregular) -> None:
     ],
 )
 def test_bad_options_raise_input_errors(
-    irregular, options: dict[str, object], message: str
+    irregular, options: dict[str, object], message: str, plugin_host: PluginHost
 ) -> None:
     with pytest.raises(InputError, match=message):
-        compose({"loss": {"name": "tree-loss", **options}}, structure=irregular, host=fresh_host())
+        compose({"loss": {"name": "tree-loss", **options}}, structure=irregular, host=plugin_host)
 
 
 def test_bad_head_arguments(irregular) -> None:
@@ -531,7 +541,6 @@ def test_the_package_exports_the_public_names(trees) -> None:
     assert set(structloss_tree_loss.__all__) == {
         "TreeLinear",
         "TreeLoss",
-        "build_tree_loss",
         "node_variance_shares",
     }
     assert isinstance(TreeLoss(trees["flat"]), structloss.Objective)

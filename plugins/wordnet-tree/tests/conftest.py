@@ -1,5 +1,5 @@
-"""Fixtures: the tiny WordNet (also with a second "mouse"), an isolated cache, a fresh plugin
-host, no WordNet at all."""
+"""Fixtures: the shared isolated host ``plugin_host``, the tiny WordNet (also with a second
+"mouse"), an isolated cache, no WordNet at all."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import structloss_wordnet_tree.hooks as hooks
-from structloss import PluginHost
-from structloss.registry import PluginInfo
+import structloss_wordnet_tree.hooks
+from structloss.testing.fixtures import plugin_host_fixture
 from structloss_wordnet_tree import locate
 from structloss_wordnet_tree.database import WordNet
 from structloss_wordnet_tree.testing import TINY, Spec, write_database
+
+plugin_host = plugin_host_fixture(structloss_wordnet_tree.hooks)
 
 #: The tiny database and a second noun sense of "mouse" (appended: earlier offsets stay).
 TWO_MICE: Spec = (
@@ -74,11 +75,3 @@ def no_wordnet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setattr(locate, "nltk_data_path", lambda: [empty])
     monkeypatch.setattr(locate, "DEBIAN_DIR", empty / "wordnet")
     yield empty
-
-
-@pytest.fixture
-def host() -> PluginHost:
-    """A fresh plugin host with only the built-ins and this plugin."""
-    fresh = PluginHost(entry_points=[])
-    assert fresh.register(hooks, PluginInfo("wordnet-tree", "structloss-wordnet-tree", "0.1.0"))
-    return fresh

@@ -28,9 +28,9 @@ def build(host: PluginHost, classes: object, **options: object) -> Hierarchy:
     return tree
 
 
-def test_composes_by_name(host: PluginHost, tiny_dir: Path) -> None:
+def test_composes_by_name(plugin_host: PluginHost, tiny_dir: Path) -> None:
     tree = build(
-        host,
+        plugin_host,
         ["poodle", "Laika", "cat", "heron"],
         wordnet_dir=str(tiny_dir),
         synsets={"heron": "crane.n.02"},
@@ -42,18 +42,18 @@ def test_composes_by_name(host: PluginHost, tiny_dir: Path) -> None:
     assert isinstance(similarity, Similarity) and similarity.matrix.shape == (4, 4)
 
 
-def test_options_change_the_tree(host: PluginHost, tiny_dir: Path) -> None:
+def test_options_change_the_tree(plugin_host: PluginHost, tiny_dir: Path) -> None:
     classes = ["dog", "poodle", "cat"]
-    longest = build(host, classes, wordnet_dir=str(tiny_dir))
-    shortest = build(host, classes, wordnet_dir=str(tiny_dir), hypernym_path="shortest")
-    full = build(host, classes, wordnet_dir=str(tiny_dir), collapse=False)
+    longest = build(plugin_host, classes, wordnet_dir=str(tiny_dir))
+    shortest = build(plugin_host, classes, wordnet_dir=str(tiny_dir), hypernym_path="shortest")
+    full = build(plugin_host, classes, wordnet_dir=str(tiny_dir), collapse=False)
     assert longest.parent("cat") == "carnivore.n.01"
     assert shortest.parent("cat") == "domestic_animal.n.01"
     assert full.parent("cat") == "cat.n.01"
 
 
 def test_relative_wordnet_dir_follows_the_config_file(
-    host: PluginHost, tmp_path: Path, tiny_dir: Path
+    plugin_host: PluginHost, tmp_path: Path, tiny_dir: Path
 ) -> None:
     from structloss_wordnet_tree.testing import write_database
 
@@ -64,13 +64,13 @@ def test_relative_wordnet_dir_follows_the_config_file(
         'wordnet_dir = "wn"\nsynsets = {heron = "crane.n.02"}\n',
         encoding="utf-8",
     )
-    tree = structloss.build_structure(config, host=host)
+    tree = structloss.build_structure(config, host=plugin_host)
     assert isinstance(tree, Hierarchy) and tree.lca("dog", "heron") == "vertebrate.n.01"
 
 
-def test_unknown_classes_fail_once(host: PluginHost, tiny_dir: Path) -> None:
+def test_unknown_classes_fail_once(plugin_host: PluginHost, tiny_dir: Path) -> None:
     with pytest.raises(StructureError, match=r"2 class\(es\) have no WordNet noun synset"):
-        build(host, ["dog", "unicorn", "poodel"], wordnet_dir=str(tiny_dir))
+        build(plugin_host, ["dog", "unicorn", "poodel"], wordnet_dir=str(tiny_dir))
 
 
 @pytest.mark.parametrize(
@@ -92,21 +92,21 @@ def test_unknown_classes_fail_once(host: PluginHost, tiny_dir: Path) -> None:
     ],
 )
 def test_bad_options(
-    host: PluginHost, tiny_dir: Path, options: dict, error: type, match: str
+    plugin_host: PluginHost, tiny_dir: Path, options: dict, error: type, match: str
 ) -> None:
     options.setdefault("wordnet_dir", str(tiny_dir))
     with pytest.raises(error, match=match):
-        build(host, ["dog", "cat"], **options)
+        build(plugin_host, ["dog", "cat"], **options)
 
 
-def test_needs_classes(host: PluginHost) -> None:
+def test_needs_classes(plugin_host: PluginHost) -> None:
     with pytest.raises(ConfigError, match="needs the classes"):
-        structloss.build_structure({"structure": {"provider": "wordnet-tree"}}, host=host)
+        structloss.build_structure({"structure": {"provider": "wordnet-tree"}}, host=plugin_host)
 
 
-def test_class_lists_are_registered(host: PluginHost) -> None:
-    assert host.registry.names("class-list") == ["cifar100", "imagenet1k"]
-    components = host.components("wordnet-tree")
+def test_class_lists_are_registered(plugin_host: PluginHost) -> None:
+    assert plugin_host.registry.names("class-list") == ["cifar100", "imagenet1k"]
+    components = plugin_host.components("wordnet-tree")
     assert components["structure"] == ["wordnet-tree"]
 
 
@@ -122,17 +122,17 @@ def test_builtin_lists() -> None:
 
 @pytest.mark.parametrize("name", ["cifar100", "imagenet1k"])
 def test_shipped_trees_need_no_wordnet(
-    host: PluginHost, no_wordnet: Path, cache_root: Path, name: str
+    plugin_host: PluginHost, no_wordnet: Path, cache_root: Path, name: str
 ) -> None:
-    tree = build(host, name)
+    tree = build(plugin_host, name)
     assert tree.classes == BUILTIN_LISTS[name].classes()
     assert tree.root == "entity.n.01"
     assert tree == Hierarchy.from_json(tree.to_json())
     # the same classes given as a list, and the built-in overrides named explicitly
-    assert build(host, list(tree.classes), synsets=name) == tree
+    assert build(plugin_host, list(tree.classes), synsets=name) == tree
     assert not cache_root.exists()  # the shipped tree is not cached again
     with pytest.raises(StructureError, match="no WordNet database found"):
-        build(host, name, hypernym_path="shortest")
+        build(plugin_host, name, hypernym_path="shortest")
 
 
 def test_shipped_cifar100_tree_is_sensible() -> None:
@@ -160,13 +160,13 @@ def test_importing_the_hooks_does_not_import_nltk() -> None:
 
 # -- ambiguous names through the provider ----------------------------------------------------
 def test_ambiguous_names_warn_also_from_the_cache(
-    host: PluginHost, two_mice_dir: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch
+    plugin_host: PluginHost, two_mice_dir: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from structloss_wordnet_tree import locate
 
     classes = ["mouse", "dog", "crane"]
     with pytest.warns(AmbiguousSenseWarning, match="2 class") as first:
-        tree = build(host, classes, wordnet_dir=str(two_mice_dir))
+        tree = build(plugin_host, classes, wordnet_dir=str(two_mice_dir))
     assert len(list((cache_root / "wordnet-tree").glob("*.json"))) == 1
 
     def no_reading(self: locate.Location) -> None:
@@ -174,12 +174,14 @@ def test_ambiguous_names_warn_also_from_the_cache(
 
     monkeypatch.setattr(locate.Location, "open", no_reading)
     with pytest.warns(AmbiguousSenseWarning) as again:  # a cache hit reports them again
-        assert build(host, classes, wordnet_dir=str(two_mice_dir)) == tree
+        assert build(plugin_host, classes, wordnet_dir=str(two_mice_dir)) == tree
     assert str(again[0].message) == str(first[0].message)
     assert "'mouse' -> mouse.n.01: a small rodent" in str(first[0].message)
 
 
-def test_pinned_classes_do_not_warn(host: PluginHost, two_mice_dir: Path, tmp_path: Path) -> None:
+def test_pinned_classes_do_not_warn(
+    plugin_host: PluginHost, two_mice_dir: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
         'classes = ["mouse", "dog", "crane"]\n[structure]\nprovider = "wordnet-tree"\n'
@@ -189,26 +191,28 @@ def test_pinned_classes_do_not_warn(host: PluginHost, two_mice_dir: Path, tmp_pa
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tree = structloss.build_structure(config, host=host)
+        tree = structloss.build_structure(config, host=plugin_host)
     assert isinstance(tree, Hierarchy) and tree.lca("mouse", "crane") == "object.n.01"
 
 
-def test_classes_of_a_builtin_list_were_reviewed(host: PluginHost, two_mice_dir: Path) -> None:
+def test_classes_of_a_builtin_list_were_reviewed(
+    plugin_host: PluginHost, two_mice_dir: Path
+) -> None:
     # "mouse" is a CIFAR-100 class: its first sense was checked by hand
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir), synsets="cifar100")
+        build(plugin_host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir), synsets="cifar100")
     with pytest.warns(AmbiguousSenseWarning, match="'mouse' -> mouse.n.01"):
-        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+        build(plugin_host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
 
 
 def test_damaged_notes_in_the_cache_are_rebuilt(
-    host: PluginHost, two_mice_dir: Path, cache_root: Path
+    plugin_host: PluginHost, two_mice_dir: Path, cache_root: Path
 ) -> None:
     import json
 
     with pytest.warns(AmbiguousSenseWarning):
-        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+        build(plugin_host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
     (entry,) = (cache_root / "wordnet-tree").glob("*.json")
     document = json.loads(entry.read_text())
     document["notes"] = {"ambiguous": [{"name": "mouse"}]}
@@ -217,7 +221,7 @@ def test_damaged_notes_in_the_cache_are_rebuilt(
         pytest.warns(RuntimeWarning, match="unreadable notes"),
         pytest.warns(AmbiguousSenseWarning, match="'mouse' -> mouse.n.01"),
     ):
-        build(host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
+        build(plugin_host, ["mouse", "dog"], wordnet_dir=str(two_mice_dir))
 
 
 @pytest.mark.parametrize(
@@ -230,15 +234,20 @@ def test_damaged_notes_in_the_cache_are_rebuilt(
     ],
 )
 def test_bad_mappings(
-    host: PluginHost, tiny_dir: Path, classes: list[str], synsets: object, words: str
+    plugin_host: PluginHost, tiny_dir: Path, classes: list[str], synsets: object, words: str
 ) -> None:
     options = {"synsets": synsets} if synsets is not None else {}
     with pytest.raises(StructureError) as info:
-        build(host, classes, wordnet_dir=str(tiny_dir), **options)
+        build(plugin_host, classes, wordnet_dir=str(tiny_dir), **options)
     assert words in str(info.value) and "`synsets`" in str(info.value)
 
 
-def test_unknown_pinned_class_is_named(host: PluginHost, tiny_dir: Path) -> None:
+def test_unknown_pinned_class_is_named(plugin_host: PluginHost, tiny_dir: Path) -> None:
     with pytest.raises(ConfigError) as info:
-        build(host, ["crane", "dog"], wordnet_dir=str(tiny_dir), synsets={"crame": "crane.n.02"})
+        build(
+            plugin_host,
+            ["crane", "dog"],
+            wordnet_dir=str(tiny_dir),
+            synsets={"crame": "crane.n.02"},
+        )
     assert "'crame'; did you mean 'crane'" in str(info.value)

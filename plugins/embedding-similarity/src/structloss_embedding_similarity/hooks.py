@@ -1,4 +1,8 @@
-"""structloss hooks of the ``embedding-similarity`` plugin (gensim and scipy load lazily)."""
+"""structloss hooks of the ``embedding-similarity`` plugin: provider ``embedding-similarity``.
+
+Importing this module costs nothing beyond structloss and numpy: gensim, scipy and pyarrow
+are imported when the provider's factory reads vectors.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Iterable
 from structloss.hookspecs import hookimpl
 from structloss.specs import StructureSpec
 from structloss_embedding_similarity.provider import build_embedding_similarity
+
+__all__ = ["structloss_structures"]
 
 
 @hookimpl

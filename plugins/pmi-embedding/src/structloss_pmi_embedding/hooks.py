@@ -1,7 +1,7 @@
 """structloss hooks of the ``pmi-embedding`` plugin: provider and loss ``pmi-embedding``.
 
-Importing this module costs nothing beyond structloss itself: scipy and scikit-learn are
-imported when the provider's factory runs.
+Importing this module loads torch (the loss's base class needs it) and nothing else heavy:
+scipy and scikit-learn are imported when the provider's factory runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from structloss.hookspecs import hookimpl
 from structloss.specs import LossSpec, StructureSpec
 from structloss_pmi_embedding.loss import build_pmi_embedding_loss
 from structloss_pmi_embedding.provider import build_pmi_embedding
+
+__all__ = ["structloss_losses", "structloss_structures"]
 
 
 @hookimpl

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from structloss.errors import ConfigError, IncompatibleStructureError, InputError
+from structloss.errors import ConfigError, InputError
 from structloss.objective import Objective
 from structloss.specs import LossContext
 from structloss.structures import LabelEmbedding
@@ -183,13 +183,14 @@ class PMIEmbeddingLoss(Objective):
 def build_pmi_embedding_loss(
     context: LossContext, *, reduction: str = "mean", eps: float = 1e-8
 ) -> PMIEmbeddingLoss:
-    """Factory of loss ``pmi-embedding``: cosine proximity to the configured embedding.
+    """Factory of loss ``pmi-embedding``: :class:`PMIEmbeddingLoss` over the context's embedding.
 
-    ``compose`` hands over the configured structure, which must be a label embedding
-    (provider ``pmi-embedding`` or any other embedding provider).
+    ``compose`` hands over the configured structure, a label embedding (provider
+    ``pmi-embedding`` or any other embedding provider). A function rather than the class:
+    a bad option is a config error here, and the constructor's ``validate`` is not an option.
 
     Args:
-        context: the loss context; ``context.structure`` must be a LabelEmbedding.
+        context: the loss context; ``context.structure`` is the label embedding.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         eps: the smallest norm divided by.
 
@@ -197,14 +198,8 @@ def build_pmi_embedding_loss(
         IncompatibleStructureError: when the context holds no label embedding.
         ConfigError: for a bad option.
     """
-    structure = context.structure
-    if not isinstance(structure, LabelEmbedding):
-        found = "no structure" if structure is None else f"a {structure.kind}"
-        raise IncompatibleStructureError(
-            f"loss 'pmi-embedding' needs a label embedding, got {found}; add a [structure]"
-            ' table such as provider = "pmi-embedding" and pass labels=train_labels'
-        )
+    embedding = context.require_embedding("pmi-embedding")
     try:
-        return PMIEmbeddingLoss(structure, reduction=reduction, eps=eps)
+        return PMIEmbeddingLoss(embedding, reduction=reduction, eps=eps)
     except InputError as exc:
         raise ConfigError(f"loss 'pmi-embedding': {exc}") from None

@@ -12,9 +12,9 @@ is imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 
 from structloss.errors import ConfigError, StructureError
@@ -29,7 +29,7 @@ DIAGONALS = ("self", "zero")
 """Diagonal handling: ``self`` is PMI(i, i) = log(N / C_i), the self-information; ``zero``."""
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Cooccurrence:
     """Co-occurrence counts of a training set's labels.
 

@@ -1,4 +1,7 @@
-"""structloss hooks of the ``simloss`` plugin: loss ``simloss``, structure ``ordinal``."""
+"""structloss hooks of the ``simloss`` plugin: loss ``simloss``, provider ``ordinal``.
+
+Importing this module loads torch (the loss's base class needs it) and nothing else heavy.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from structloss.hookspecs import hookimpl
 from structloss.specs import LossSpec, StructureSpec
 from structloss_simloss.loss import build_simloss
 from structloss_simloss.ordinal import build_ordinal
+
+__all__ = ["structloss_losses", "structloss_structures"]
 
 
 @hookimpl

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from structloss.errors import IncompatibleStructureError, InputError
+from structloss.errors import InputError
 from structloss.objective import Objective
 from structloss.specs import LossContext
 from structloss.structures import Similarity
@@ -184,25 +184,20 @@ class SimLoss(Objective):
 def build_simloss(
     context: LossContext, *, reduction: str = "mean", ignore_index: int = -100
 ) -> SimLoss:
-    """Factory of loss ``simloss``: SimLoss over the configured similarity.
+    """Factory of loss ``simloss``: :class:`SimLoss` over the context's similarity.
 
     ``compose`` hands over the structure already converted to a :class:`Similarity`
     (hierarchies through ``[convert] rule``/``decay``, embeddings through
-    ``[convert] lower_bound``).
+    ``[convert] lower_bound``). A function rather than the class, whose constructor also
+    takes ``validate`` and raw matrices, which configs do not pass.
 
     Args:
-        context: the loss context; ``context.structure`` must be a Similarity.
+        context: the loss context; ``context.structure`` is the similarity.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
 
     Raises:
         IncompatibleStructureError: when the context holds no similarity.
     """
-    structure = context.structure
-    if not isinstance(structure, Similarity):
-        found = "no structure" if structure is None else f"a {structure.kind}"
-        raise IncompatibleStructureError(
-            f"loss 'simloss' needs a similarity, got {found}; add a [structure] table"
-            " (e.g. provider = 'ordinal', 'hierarchy-file' or 'embedding-similarity')"
-        )
-    return SimLoss(structure, reduction=reduction, ignore_index=ignore_index)
+    similarity = context.require_similarity("simloss")
+    return SimLoss(similarity, reduction=reduction, ignore_index=ignore_index)

@@ -13,6 +13,8 @@ from structloss.specs import BackendSpec, KernelSpec, LossSpec
 from structloss_smooth_topk.backend import TritonBackend, kernel_specs
 from structloss_smooth_topk.loss import build_smooth_topk
 
+__all__ = ["structloss_backends", "structloss_kernels", "structloss_losses"]
+
 
 @hookimpl
 def structloss_losses() -> Iterable[LossSpec]:

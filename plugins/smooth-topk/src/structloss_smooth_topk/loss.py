@@ -138,7 +138,10 @@ def build_smooth_topk(
     reduction: str = "mean",
     ignore_index: int = -100,
 ) -> SmoothTopK:
-    """Factory of loss ``smooth-topk``.
+    """Factory of loss ``smooth-topk``: :class:`SmoothTopK` on the context's backend.
+
+    A function rather than the class: the backend comes from the context, and the
+    constructor's ``validate`` is not a config option.
 
     Args:
         context: the loss context (classes and the resolved compute backend).

@@ -14,7 +14,7 @@ loss, :class:`TreeLoss`, is cross-entropy on its logits. Use it from a config::
 from __future__ import annotations
 
 from structloss_tree_loss.layer import TreeLinear, node_variance_shares
-from structloss_tree_loss.loss import TreeLoss, build_tree_loss
+from structloss_tree_loss.loss import TreeLoss
 
-__all__ = ["TreeLinear", "TreeLoss", "build_tree_loss", "node_variance_shares"]
+__all__ = ["TreeLinear", "TreeLoss", "node_variance_shares"]
 __version__ = "0.1.0"

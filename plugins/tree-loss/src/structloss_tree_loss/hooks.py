@@ -1,26 +1,26 @@
-"""Registers loss ``tree-loss`` with structloss (the ``structloss`` entry point).
+"""structloss hooks of the ``tree-loss`` plugin: loss ``tree-loss``.
 
-Importing this module loads only torch and numpy, which ``import structloss`` has already
-loaded.
+The loss class is the factory. Importing this module loads torch (the loss's base class
+needs it) and nothing else heavy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import structloss
-from structloss import LossSpec
-from structloss_tree_loss.loss import build_tree_loss
+from structloss.hookspecs import hookimpl
+from structloss.specs import LossSpec
+from structloss_tree_loss.loss import TreeLoss
 
 __all__ = ["structloss_losses"]
 
 
-@structloss.hookimpl
+@hookimpl
 def structloss_losses() -> Iterable[LossSpec]:
-    """Yield the ``tree-loss`` spec."""
+    """Yield loss ``tree-loss``, which needs a hierarchy."""
     yield LossSpec(
         name="tree-loss",
-        factory=build_tree_loss,
+        factory=TreeLoss,
         summary=(
             "cross-entropy through a last layer whose class weights sum node vectors down"
             " the class tree (Wang & Izbicki 2022)"

@@ -11,7 +11,7 @@ from structloss.specs import LossContext
 from structloss.structures import Hierarchy
 from structloss_tree_loss.layer import TreeLinear
 
-__all__ = ["TreeLoss", "build_tree_loss"]
+__all__ = ["TreeLoss"]
 
 
 class TreeLoss(Objective):
@@ -22,25 +22,33 @@ class TreeLoss(Objective):
     cross-entropy on its logits, so :meth:`scores` are the outputs unchanged and the loss
     equals ``F.cross_entropy`` on them.
 
+    The class is the factory of loss ``tree-loss``: its options are the constructor's, and
+    ``compose`` passes the :class:`~structloss.LossContext` (whose structure is the tree) as
+    ``hierarchy``.
+
     Args:
-        hierarchy: the class tree; its classes are the labels, in order.
+        hierarchy: the class tree; its classes are the labels, in order. Or the loss
+            context, whose structure is the tree.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
         label_smoothing: in [0, 1], as in ``nn.CrossEntropyLoss``.
 
     Raises:
-        IncompatibleStructureError: when ``hierarchy`` is not a Hierarchy.
+        IncompatibleStructureError: when ``hierarchy`` is not a Hierarchy (or a context
+            holding one).
         InputError: for a bad ``reduction``, ``ignore_index`` or ``label_smoothing``.
     """
 
     def __init__(
         self,
-        hierarchy: Hierarchy,
+        hierarchy: Hierarchy | LossContext,
         *,
         reduction: str = "mean",
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
     ) -> None:
+        if isinstance(hierarchy, LossContext):
+            hierarchy = hierarchy.require_hierarchy("tree-loss")
         if not isinstance(hierarchy, Hierarchy):
             raise IncompatibleStructureError(
                 f"the tree loss needs a Hierarchy, got {type(hierarchy).__name__}; configure a"
@@ -78,30 +86,3 @@ class TreeLoss(Objective):
             f"{super().extra_repr()}, nodes={self.hierarchy.num_nodes},"
             f" label_smoothing={self.label_smoothing}"
         )
-
-
-def build_tree_loss(
-    context: LossContext,
-    *,
-    reduction: str = "mean",
-    ignore_index: int = -100,
-    label_smoothing: float = 0.0,
-) -> TreeLoss:
-    """Factory of loss ``tree-loss``; ``context.structure`` is the class tree.
-
-    Raises:
-        IncompatibleStructureError: when the context holds no hierarchy.
-    """
-    structure = context.structure
-    if not isinstance(structure, Hierarchy):
-        kind = "none" if structure is None else type(structure).__name__
-        raise IncompatibleStructureError(
-            f"loss 'tree-loss' needs a hierarchy, got {kind}; add a [structure] table with a"
-            ' tree provider such as "hierarchy-file" or "wordnet-tree"'
-        )
-    return TreeLoss(
-        structure,
-        reduction=reduction,
-        ignore_index=ignore_index,
-        label_smoothing=label_smoothing,
-    )

@@ -24,9 +24,10 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from structloss.errors import StructureError
 from structloss.structures import Hierarchy
@@ -68,7 +69,7 @@ def cache_key(inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class CacheEntry:
     """A cached tree and the notes stored with it.
 
@@ -79,7 +80,7 @@ class CacheEntry:
     """
 
     tree: Hierarchy
-    notes: Mapping[str, Any] = field(default_factory=dict)
+    notes: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def load_or_build(

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
+
+import attrs
 
 from structloss.structures import Hierarchy
 
@@ -67,7 +68,7 @@ CIFAR100_SYNSETS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class BuiltinList:
     """A class list that ships with the plugin, with its WordNet tree.
 
@@ -79,7 +80,7 @@ class BuiltinList:
 
     name: str
     summary: str
-    synsets: Mapping[str, str] = field(default_factory=dict)
+    synsets: Mapping[str, str] = attrs.field(factory=dict)
 
     def classes(self) -> tuple[str, ...]:
         """Return the class names in label order."""

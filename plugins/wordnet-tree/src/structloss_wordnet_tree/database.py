@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+import attrs
 
 from structloss.errors import StructureError
 
@@ -55,7 +56,7 @@ def normalize_lemma(name: str) -> str:
     return _SPACES.sub("_", name.strip()).lower()
 
 
-@dataclass(frozen=True, slots=True)
+@attrs.frozen
 class Synset:
     """One noun synset as read from ``data.noun``.
 

@@ -1,4 +1,4 @@
-"""The plugin module registered under the ``structloss`` entry-point group.
+"""structloss hooks of the ``wordnet-tree`` plugin: provider ``wordnet-tree``, two class lists.
 
 It yields the ``wordnet-tree`` structure provider and the ``cifar100`` and ``imagenet1k``
 class lists. Importing it is cheap: the WordNet reader and the data files are loaded only
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from structloss import ClassListSpec, StructureSpec, hookimpl
+from structloss.hookspecs import hookimpl
+from structloss.specs import ClassListSpec, StructureSpec
 from structloss_wordnet_tree.classlists import BUILTIN_LISTS
 from structloss_wordnet_tree.provider import build
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import attrs
 
 from structloss.errors import StructureError
 from structloss_wordnet_tree.database import WordNet
@@ -37,7 +38,7 @@ DEBIAN_DIR = Path("/usr/share/wordnet")
 _FILES = ("index.noun", "data.noun", "noun.exc")
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Location:
     """Where a WordNet database was found.
 

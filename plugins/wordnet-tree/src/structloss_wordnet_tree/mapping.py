@@ -25,8 +25,9 @@ import difflib
 import re
 import warnings
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import attrs
 
 from structloss.errors import StructureError
 from structloss_wordnet_tree import AmbiguousSenseWarning
@@ -49,7 +50,7 @@ _SHOWN_SENSES = 4  # other senses listed per class in the warning
 _SHORT = 70  # characters of an other sense's definition in the warning
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class SenseChoice:
     """A class mapped by name to a word with several noun senses; it took the first.
 
@@ -98,7 +99,7 @@ class SenseChoice:
             raise ValueError(f"not a sense choice: {data!r} ({exc})") from None
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class ClassMapping:
     """The synsets of the classes, and which of them were ambiguous names.
 
