@@ -59,7 +59,7 @@ def draw_hierarchy(hierarchy: Hierarchy, path: str | Path, *, labels: bool | Non
         import matplotlib.pyplot as plt
     except ImportError:
         raise StructlossError(
-            "drawing a tree needs matplotlib: pip install matplotlib (or 'structloss[draw]')"
+            "drawing a tree needs matplotlib: pip install matplotlib (or 'structloss[lab]')"
         ) from None
     xy = tree_layout(hierarchy)
     depth = int(hierarchy.depths.max())

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -41,20 +40,16 @@ def real() -> Location:
 @pytest.mark.parametrize("name", ["cifar100", "imagenet1k"])
 def test_shipped_trees_match_wordnet(real: Location, name: str) -> None:
     builtin = BUILTIN_LISTS[name]
-    start = time.perf_counter()
     rebuilt = build(
         StructureContext(classes=builtin.classes()), wordnet_dir=str(real.path), cache=False
     )
-    assert time.perf_counter() - start < 10.0
-    assert rebuilt == builtin.tree()
+    assert rebuilt == builtin.tree()  # speed: benchmarks/wordnet_tree_build.py, not a test
 
 
-def test_warm_cache_is_fast(real: Location) -> None:
+def test_warm_cache_gives_the_same_tree(real: Location) -> None:
     context = StructureContext(classes=BUILTIN_LISTS["imagenet1k"].classes())
     cold = build(context, wordnet_dir=str(real.path), hypernym_path="shortest")
-    start = time.perf_counter()
     warm = build(context, wordnet_dir=str(real.path), hypernym_path="shortest")
-    assert time.perf_counter() - start < 0.5
     assert warm == cold
 
 
