@@ -28,6 +28,8 @@ _FIRST = (
     "hier_distance@5",
     "superclass_accuracy",
     "similarity_accuracy",
+    "crm_top1",
+    "crm_mistake_severity",
     "precision@5",
     "recall@5",
     "mAP",
@@ -116,14 +118,19 @@ SHORT = {
     "similarity_accuracy": "sim-acc",
 }
 
+#: CRM-decoded metrics and the plain metric whose column shows them, on a row of their own
+CRM = {"crm_top1": "top1", "crm_mistake_severity": "mistake_severity"}
+
 
 def results_table(results: Sequence[TrialResult], title: str) -> Table:
     """A terminal table: one row per loss, one column per metric (mean ± std over seeds).
 
     Skipped losses are listed in the caption with the reason; a loss whose training
-    diverged shows ``diverged at epoch E`` in its status column.
+    diverged shows ``diverged at epoch E`` in its status column. A loss evaluated with CRM
+    decoding too (``crm_*`` metrics) gets a second row, ``+ CRM``, with those in the columns
+    of the plain metrics.
     """
-    metrics = metric_names(results)
+    metrics = [m for m in metric_names(results) if m not in CRM]
     table = Table(title=title)
     table.add_column("loss", no_wrap=True)
     for metric in metrics:
@@ -144,6 +151,10 @@ def results_table(results: Sequence[TrialResult], title: str) -> Table:
         cells = [_mean_std([t.final[m] for t in done if m in t.final]) for m in metrics]
         seconds = [t.seconds_per_epoch for t in trials if t.skipped is None]
         table.add_row(Text(label), *cells, f"{np.mean(seconds):.2f}", Text(_status(trials)))
+        crm = {plain: [t.final[m] for t in done if m in t.final] for m, plain in CRM.items()}
+        if any(crm.values()):
+            cells = [_mean_std(crm[m]) if crm.get(m) else "" for m in metrics]
+            table.add_row(Text("  + CRM", style="dim"), *cells, "", "")
     caption = []
     if skipped:
         caption.append("skipped: " + "; ".join(skipped))

@@ -426,35 +426,33 @@ class Experiment:
         k: int,
         structure: LabelStructure | None = None,
     ) -> dict[str, float]:
-        """Metrics on the test split; each rank scores a shard, the scores are gathered.
+        """Metrics on the test split: each rank scores a shard; the metrics sum over ranks.
 
-        The structure-aware metrics use ``structure`` (the config's) where it is a
-        hierarchy or a similarity, else the data's own tree.
+        The metrics are :class:`~structloss.metrics.SingleLabelMetrics` (or
+        :class:`~structloss.metrics.MultiLabelMetrics`), ``torchmetrics`` collections that
+        synchronise across ranks in ``compute``. The structure-aware metrics use
+        ``structure`` (the config's) where it is a hierarchy or a similarity, else the data's
+        own tree; with a tree, ``crm_*`` keys report conditional risk minimisation decoding
+        of the softmax of the loss's scores (an approximation of the model's probabilities
+        for losses whose scores are not logits).
         """
         world = self.world
         model.eval()
-        indices = torch.arange(data.x_test.shape[0])
-        mine = indices[world.rank :: world.size]
-        scores = (
-            torch.cat(
-                [
-                    objective.scores(model(data.x_test[chunk].to(world.device))).float().cpu()
-                    for chunk in mine.split(1024)
-                ]
-            )
-            if mine.numel()
-            else torch.zeros(0, len(data.classes))
-        )
-        scores = world.all_gather(scores.to(world.device)).cpu()
-        order = torch.cat([indices[r :: world.size] for r in range(world.size)])
-        target = data.y_test[order]
+        num_classes = len(data.classes)
         if data.multilabel:
-            metrics: Any = MultiLabelMetrics(num_classes=len(data.classes), k=k)
+            metrics: Any = MultiLabelMetrics(num_classes=num_classes, k=k)
         else:
             metrics = SingleLabelMetrics(
-                num_classes=len(data.classes), k=k, **_tree_of(data, structure)
+                num_classes=num_classes, k=k, crm=True, **_tree_of(data, structure)
             )
-        metrics.update(scores, target)
+        metrics.to(world.device)
+        mine = torch.arange(world.rank, data.x_test.shape[0], world.size)
+        for chunk in mine.split(1024):  # one (maybe empty) chunk at least: every rank updates
+            if chunk.numel():
+                scores = objective.scores(model(data.x_test[chunk].to(world.device))).float()
+            else:
+                scores = torch.zeros((0, num_classes), device=world.device)
+            metrics.update(scores, data.y_test[chunk].to(world.device))
         return {name: float(value) for name, value in metrics.compute().items()}
 
 

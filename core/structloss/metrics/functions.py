@@ -1,0 +1,407 @@
+"""One-shot metric functions: torch tensors in, floats out.
+
+Every single-label metric is a ratio of two per-batch sums (the ``_*_sums`` helpers), so
+these functions and the accumulating classes of :mod:`structloss.metrics.classes` share one
+code path and agree to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from structloss.errors import InputError
+from structloss.structures import Hierarchy, Similarity, check_distance
+
+__all__ = [
+    "average_precision",
+    "conditional_risk",
+    "crm_decode",
+    "hierarchical_distance_at_k",
+    "mean_average_precision",
+    "mistake_severity",
+    "precision_at_k",
+    "recall_at_k",
+    "similarity_accuracy",
+    "superclass_accuracy",
+    "top_k_accuracy",
+]
+
+Sums = tuple[Tensor, Tensor]
+Groups = Tensor | np.ndarray | Sequence[int]
+SimilarityLike = Similarity | Tensor | np.ndarray
+
+
+# -- validation and tables ---------------------------------------------------------------------
+
+
+def _shape(x: Tensor) -> tuple[int, ...]:
+    return tuple(x.shape)
+
+
+def _check_indices(what: str, name: str, values: Tensor, classes: int) -> None:
+    if values.dtype.is_floating_point or values.dtype.is_complex or values.dtype == torch.bool:
+        raise InputError(f"{what} needs integer class indices as {name}, got {values.dtype}")
+    if values.numel():
+        # an out-of-range index would be a device-side assert on CUDA, so check it here
+        low, high = torch.stack(torch.aminmax(values)).tolist()  # one device sync
+        if low < 0 or high >= classes:
+            raise InputError(
+                f"{what}: {name} holds class indices from {low} to {high}, outside 0..{classes - 1}"
+            )
+
+
+def _ranked(
+    what: str,
+    values: Tensor,
+    target: Tensor,
+    *,
+    classes: int | None = None,
+    k: int = 1,
+    scores_only: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Validate a batch; return its (batch, k) predicted classes, best first, and the target.
+
+    ``values`` are scores (batch, classes), ranked with ties going to the lower class index,
+    or (unless ``scores_only``, and for k = 1) predicted class indices (batch,).
+    """
+    indices = values.ndim == 1 and not scores_only
+    if not (values.ndim == 2 or indices) or target.ndim != 1 or len(target) != len(values):
+        takes = "scores (batch, classes)" + ("" if scores_only else " or predictions (batch,)")
+        raise InputError(
+            f"{what} needs {takes} and target (batch,), got {_shape(values)} and {_shape(target)}"
+        )
+    classes = values.shape[1] if classes is None and values.ndim == 2 else classes
+    assert classes is not None
+    if values.ndim == 2 and values.shape[1] != classes:
+        raise InputError(f"{what}: expected {classes} score columns, got {values.shape[1]}")
+    if not 1 <= k <= classes or (indices and k != 1):
+        raise InputError(f"k must be in 1..{classes} (the number of classes), got {k}")
+    _check_indices(what, "target", target, classes)
+    if indices:
+        _check_indices(what, "predictions", values, classes)
+        return values.long()[:, None], target.long()
+    if k == 1:  # ties: the lowest class index wins
+        return values.argmax(dim=1, keepdim=True), target.long()
+    return values.argsort(dim=1, descending=True, stable=True)[:, :k], target.long()
+
+
+def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> Tensor:
+    """The (classes, classes) int64 distances of :meth:`Hierarchy.class_distances`."""
+    if not isinstance(hierarchy, Hierarchy):
+        raise InputError(f"hierarchy must be a Hierarchy, got {type(hierarchy).__name__}")
+    check_distance(distance)
+    return torch.as_tensor(np.array(hierarchy.class_distances(distance), np.int64))
+
+
+def _similarity_table(similarity: SimilarityLike) -> Tensor:
+    """A similarity (or an n x n tensor/array) as a float64 tensor."""
+    matrix = similarity.matrix if isinstance(similarity, Similarity) else similarity
+    table = _cpu_tensor(matrix).to(torch.float64)
+    if table.ndim != 2 or table.shape[0] != table.shape[1]:
+        raise InputError(f"similarity must be a square matrix, got shape {_shape(table)}")
+    return table
+
+
+def _group_table(groups: Groups) -> Tensor:
+    """Superclass ids (one integer per class) as an int64 tensor."""
+    table = _cpu_tensor(groups)
+    if table.ndim != 1 or table.is_floating_point() or table.dtype == torch.bool:
+        raise InputError(f"groups must be one integer per class, got {table.dtype} {_shape(table)}")
+    return table.long()
+
+
+def _cpu_tensor(value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        return value.detach().cpu()
+    return torch.as_tensor(np.array(value))  # a copy: Similarity.matrix is read-only
+
+
+def _classes(what: str, table: Tensor, name: str, classes: int | None) -> int:
+    if classes is not None and table.shape[0] != classes:
+        raise InputError(f"{what}: the {name} has {table.shape[0]} classes, not {classes}")
+    return table.shape[0]
+
+
+def _ratio(sums: Sums) -> float:
+    total, count = sums
+    return float(total) / float(count) if float(count) > 0 else 0.0
+
+
+def _count(x: Tensor) -> Tensor:
+    return torch.as_tensor(x.numel(), dtype=torch.int64, device=x.device)
+
+
+# -- single-label: sums ------------------------------------------------------------------------
+
+
+def _top_k_sums(top: Tensor, target: Tensor) -> Sums:
+    """Rows whose target is among ``top``; rows."""
+    return (top == target[:, None]).any(dim=1).sum(), _count(target)
+
+
+def _severity_sums(top: Tensor, target: Tensor, distances: Tensor) -> Sums:
+    """Distance from the target to the top-1 class over all rows (right ones add 0); mistakes."""
+    pred = top[:, 0]
+    return distances[target, pred].sum(), (pred != target).sum()
+
+
+def _hier_distance_sums(top: Tensor, target: Tensor, distances: Tensor) -> Sums:
+    """Distances from the target to each of the top k; rows times k."""
+    return distances[target[:, None], top].sum(), _count(top)
+
+
+def _similarity_sums(top: Tensor, target: Tensor, similarity: Tensor) -> Sums:
+    """``S[y, top-1]`` summed; rows."""
+    return similarity[target, top[:, 0]].sum(), _count(target)
+
+
+def _superclass_sums(top: Tensor, target: Tensor, groups: Tensor) -> Sums:
+    """Rows whose top-1 class shares the target's superclass; rows."""
+    return (groups[top[:, 0]] == groups[target]).sum(), _count(target)
+
+
+# -- single-label: functions -------------------------------------------------------------------
+
+
+def top_k_accuracy(scores: Tensor, target: Tensor, k: int = 1) -> float:
+    """Return the fraction of rows whose target is among the ``k`` highest scores.
+
+    Args:
+        scores: (batch, classes) class scores; ties rank the lower class index first.
+        target: (batch,) integer class indices.
+        k: how many top classes count, in 1..classes.
+
+    Raises:
+        InputError: for mismatched shapes, non-integer or out-of-range targets, or a bad k.
+    """
+    return _ratio(_top_k_sums(*_ranked("top_k_accuracy", scores, target, k=k, scores_only=True)))
+
+
+def mistake_severity(
+    pred_or_scores: Tensor, target: Tensor, hierarchy: Hierarchy, *, distance: str = "lca-height"
+) -> float:
+    """Mean tree distance between the true and the top-1 class, over mistakes only.
+
+    With the default ``"lca-height"`` that is the height of their lowest common ancestor
+    (leaves 0; see :meth:`Hierarchy.class_distances` for ``"bertinetto"`` and ``"edges"``).
+    Only wrong top-1 predictions count, so with no mistakes (or no rows) the result is 0.0,
+    never NaN: read it next to top-1 accuracy.
+
+    Args:
+        pred_or_scores: (batch, classes) scores (top-1: the argmax, ties to the lowest
+            index) or (batch,) predicted class indices.
+        target: (batch,) integer class indices.
+        hierarchy: the class tree, one leaf per class, in label order.
+        distance: one of :data:`structloss.structures.DISTANCES`.
+
+    Raises:
+        InputError: for mismatched shapes or sizes, or out-of-range indices.
+        ConfigError: for an unknown distance.
+    """
+    what, table = "mistake_severity", _distance_table(hierarchy, distance)
+    top, target = _ranked(what, pred_or_scores, target, classes=hierarchy.num_classes)
+    return _ratio(_severity_sums(top, target, table.to(top.device)))
+
+
+def hierarchical_distance_at_k(
+    scores: Tensor,
+    target: Tensor,
+    hierarchy: Hierarchy,
+    k: int = 5,
+    *,
+    distance: str = "lca-height",
+) -> float:
+    """Mean tree distance between the true class and each of the ``k`` top-scored classes.
+
+    The "average hierarchical distance of the top-k" of Bertinetto et al., *Making Better
+    Mistakes* (CVPR 2020): averaged over the k predictions and over rows; the true class
+    among them contributes 0. Their numbers use ``distance="bertinetto"``. Arguments and
+    errors as :func:`mistake_severity`, but ``scores`` must be (batch, classes).
+    """
+    what, table = "hierarchical_distance_at_k", _distance_table(hierarchy, distance)
+    top, target = _ranked(
+        what, scores, target, classes=hierarchy.num_classes, k=k, scores_only=True
+    )
+    return _ratio(_hier_distance_sums(top, target, table.to(top.device)))
+
+
+def similarity_accuracy(
+    pred_or_scores: Tensor, target: Tensor, similarity: SimilarityLike
+) -> float:
+    """Mean ``S[y, top-1]``: top-1 accuracy with partial credit from a similarity.
+
+    Args:
+        pred_or_scores: scores (batch, classes) or predictions (batch,), as
+            :func:`mistake_severity` takes them.
+        similarity: a :class:`Similarity` or an n x n tensor/array; rows are true classes.
+    """
+    what, table = "similarity_accuracy", _similarity_table(similarity)
+    top, target = _ranked(
+        what, pred_or_scores, target, classes=_classes(what, table, "similarity", None)
+    )
+    return _ratio(_similarity_sums(top, target, table.to(top.device)))
+
+
+def superclass_accuracy(pred_or_scores: Tensor, target: Tensor, groups: Groups) -> float:
+    """Fraction of rows whose top-1 class is in the same superclass as the true class.
+
+    Args:
+        pred_or_scores: scores (batch, classes) or predictions (batch,).
+        groups: (classes,) integers: ``groups[c]`` is the superclass of class c.
+    """
+    what, table = "superclass_accuracy", _group_table(groups)
+    top, target = _ranked(what, pred_or_scores, target, classes=table.shape[0])
+    return _ratio(_superclass_sums(top, target, table.to(top.device)))
+
+
+# -- conditional risk minimisation -------------------------------------------------------------
+
+
+def conditional_risk(
+    probs: Tensor,
+    hierarchy: Hierarchy | Tensor | np.ndarray,
+    *,
+    distance: str = "lca-height",
+    from_logits: bool = False,
+) -> Tensor:
+    """Return the expected cost of predicting each class: ``R[b, c] = sum_j p[b, j] d(c, j)``.
+
+    Args:
+        probs: (batch, classes) class probabilities (rows summing to 1), or logits with
+            ``from_logits=True`` (a softmax over classes first).
+        hierarchy: the class tree, whose ``distance`` gives d; or a (classes, classes) cost
+            matrix ``d[c, j]``: the cost of predicting c when the truth is j.
+        distance: one of :data:`structloss.structures.DISTANCES` (for a tree).
+
+    Returns:
+        (batch, classes) float64 risks.
+    """
+    costs = _costs(hierarchy, distance)
+    if probs.ndim != 2 or costs.shape != (probs.shape[1], probs.shape[1]):
+        raise InputError(
+            f"conditional risk needs probabilities (batch, classes) and a classes x classes cost"
+            f" matrix, got {_shape(probs)} and {_shape(costs)}"
+        )
+    probs = probs.detach().double()
+    if from_logits:
+        probs = probs.softmax(dim=1)
+    return probs @ costs.to(probs).T
+
+
+def _costs(hierarchy: Hierarchy | Tensor | np.ndarray, distance: str) -> Tensor:
+    if isinstance(hierarchy, Hierarchy):
+        return _distance_table(hierarchy, distance)
+    # a tensor stays on its device: CRMDecoding passes its buffer
+    return hierarchy.detach() if isinstance(hierarchy, Tensor) else _cpu_tensor(hierarchy)
+
+
+def crm_decode(
+    probs: Tensor,
+    hierarchy: Hierarchy | Tensor | np.ndarray,
+    *,
+    distance: str = "lca-height",
+    from_logits: bool = False,
+) -> Tensor:
+    """Decode by conditional risk minimisation: the class of least expected tree distance.
+
+    Karthik et al., *No Cost Likelihood Manipulation at Test Time for Making Better
+    Mistakes in Deep Networks* (ICLR 2021): ``argmin_c sum_j p_j d(c, j)``, for any model's
+    probabilities, with no retraining. With a 0/1 cost (a flat tree) it is the argmax. Ties go
+    to the lowest class index. Arguments as :func:`conditional_risk`.
+
+    Returns:
+        (batch,) int64 predicted classes.
+    """
+    risk = conditional_risk(probs, hierarchy, distance=distance, from_logits=from_logits)
+    return risk.argmin(dim=1)
+
+
+# -- multi-label ------------------------------------------------------------------------------
+
+
+def _check_multilabel(
+    scores: Tensor, target: Tensor, k: int | None = None, classes: int | None = None
+) -> Tensor:
+    """Validate scores and multi-hot targets of one shape; return the targets as bool."""
+    if scores.ndim != 2 or target.shape != scores.shape:
+        raise InputError(
+            "multi-label metrics need scores and multi-hot targets of one shape (batch, classes),"
+            f" got {_shape(scores)} and {_shape(target)}"
+        )
+    if classes is not None and scores.shape[1] != classes:
+        raise InputError(f"expected {classes} score columns, got {scores.shape[1]}")
+    if k is not None and not 1 <= k <= scores.shape[1]:
+        raise InputError(f"k must be in 1..{scores.shape[1]} (the number of classes), got {k}")
+    return target.bool()
+
+
+def _precision_sums(scores: Tensor, hot: Tensor, k: int) -> Sums:
+    """Labels among each row's top k; rows times k."""
+    top = scores.argsort(dim=1, descending=True, stable=True)[:, :k]
+    found = hot.gather(1, top)
+    return found.sum(), _count(found)
+
+
+def _recall_sums(scores: Tensor, hot: Tensor, k: int) -> Sums:
+    """Per-row fractions of the labels found in the top k; rows with labels."""
+    labels = hot.sum(1)
+    keep = labels > 0
+    top = scores.argsort(dim=1, descending=True, stable=True)[:, :k]
+    found = hot.gather(1, top).sum(1)
+    return (found[keep].double() / labels[keep]).sum(), keep.sum()
+
+
+def precision_at_k(scores: Tensor, target: Tensor, k: int = 5) -> float:
+    """Mean over rows of the fraction of the ``k`` top-scored classes that are labels.
+
+    Args:
+        scores: (batch, classes) class scores; ties rank the lower class index first.
+        target: (batch, classes) multi-hot labels.
+        k: how many top classes to look at.
+    """
+    return _ratio(_precision_sums(scores, _check_multilabel(scores, target, k), k))
+
+
+def recall_at_k(scores: Tensor, target: Tensor, k: int = 5) -> float:
+    """Mean over rows with labels of the fraction of their labels in the top ``k``.
+
+    Rows without any label are left out (their recall is undefined).
+    """
+    return _ratio(_recall_sums(scores, _check_multilabel(scores, target, k), k))
+
+
+def average_precision(scores: Tensor, target: Tensor) -> Tensor:
+    """Average precision of every class, as scikit-learn's ``average_precision_score``.
+
+    A class ranks all rows by its score; AP is the mean over its positive rows of the
+    precision at that row's score threshold, so tied scores form one step (the result
+    does not depend on the order of the rows).
+
+    Returns:
+        (classes,) float64 tensor; NaN for a class without positive rows.
+    """
+    hot = _check_multilabel(scores, target)
+    ordered, order = scores.sort(dim=0, descending=True, stable=True)
+    ranked_hot = hot.gather(0, order).double()
+    hits = ranked_hot.cumsum(0)
+    rows = torch.arange(len(scores), device=scores.device)[:, None].expand_as(ordered)
+    last = torch.ones_like(ordered, dtype=torch.bool)  # the last row of its group of ties
+    last[:-1] = ordered[1:] != ordered[:-1]
+    end = torch.where(last, rows, len(scores)).flip(0).cummin(0).values.flip(0)
+    precision = hits.gather(0, end) / (end + 1)
+    return (precision * ranked_hot).sum(0) / ranked_hot.sum(0)
+
+
+def mean_average_precision(scores: Tensor, target: Tensor) -> float:
+    """Macro mean average precision: :func:`average_precision` over classes with positives.
+
+    Over no such class the result is 0.0.
+    """
+    per_class = average_precision(scores, target)
+    kept = per_class[~per_class.isnan()]
+    return float(kept.mean()) if kept.numel() else 0.0
