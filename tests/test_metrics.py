@@ -202,13 +202,13 @@ def test_metrics_whose_states_agree_on_a_first_batch_stay_apart():
 
 def test_structure_tables_are_built_once_per_metric_object(monkeypatch):
     calls = []
-    original = Hierarchy.class_distances
+    original = Hierarchy.target_distances
 
     def counting(self, distance="lca-height"):
         calls.append(distance)
         return original(self, distance)
 
-    monkeypatch.setattr(Hierarchy, "class_distances", counting)
+    monkeypatch.setattr(Hierarchy, "target_distances", counting)
     metric = MistakeSeverity(TREE, distance="edges")
     for _ in range(3):
         metric.update(SCORES, TARGET)
@@ -587,7 +587,8 @@ def test_metrics_synchronise_across_two_processes(tmp_path, monkeypatch):
         (lambda: mistake_severity(SCORES, TARGET[:3], TREE), r"got \(4, 5\) and \(3,\)"),
         (lambda: mistake_severity(SCORES, TARGET.float(), TREE), "integer class indices"),
         (lambda: mistake_severity(SCORES, TARGET - 1, TREE), r"from -1 to 3, outside 0..4"),
-        (lambda: mistake_severity(SCORES, TARGET + 1, TREE), r"from 1 to 5, outside 0..4"),
+        (lambda: mistake_severity(SCORES, TARGET + 1, TREE), r"target 5 names the root 'root'"),
+        (lambda: mistake_severity(SCORES, TARGET + 9, TREE), r"from 9 to 13, outside 0..4"),
         (lambda: mistake_severity(TARGET + 1, TARGET, TREE), r"predictions holds .* 1 to 5"),
         (lambda: mistake_severity(SCORES[:, :3], TARGET % 3, TREE), "expected 5 score columns"),
         (lambda: mistake_severity(SCORES, TARGET, SIMILARITY), "must be a Hierarchy"),

@@ -236,7 +236,7 @@ def test_probability_targets_of_the_wrong_shape(shape: tuple[int, ...]) -> None:
     with pytest.raises(
         InputError,
         match=re.escape(
-            f"CrossEntropy expects probability targets of the outputs' shape (7, 5), got {shape};"
+            f"CrossEntropy expects probability targets of shape (batch, num_classes) = (7, 5), got {shape};"
             " or pass class indices"
         ),
     ):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -11,9 +11,53 @@ from torch import Tensor, nn
 from structloss.errors import InputError, OptionError, closest
 from structloss.targets import multi_hot
 
-__all__ = ["REDUCTIONS", "Objective"]
+if TYPE_CHECKING:
+    from structloss.structures import Hierarchy
+
+__all__ = ["REDUCTIONS", "Objective", "is_probability_target", "work_dtype"]
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def is_probability_target(target: object) -> bool:
+    """Whether ``target`` is a (batch, classes) floating tensor: class probabilities."""
+    return isinstance(target, Tensor) and target.is_floating_point() and target.ndim == 2
+
+
+def work_dtype(outputs: Tensor) -> torch.dtype:
+    """The dtype a loss computes in: float64 stays float64, other floats run in float32."""
+    return torch.float64 if outputs.dtype == torch.float64 else torch.float32
+
+
+def _same_device(outputs: Tensor, target: Tensor) -> None:
+    if target.device != outputs.device:
+        raise InputError(
+            f"target is on {target.device} but outputs are on {outputs.device}; move both"
+            " to one device"
+        )
+
+
+def _check_rows(target: Tensor) -> None:
+    """Raise InputError unless every row of ``target`` is a probability distribution."""
+    tol = max(1e-4, 8 * torch.finfo(target.dtype).eps)
+    if not bool(torch.isfinite(target).all()):
+        row = int((~torch.isfinite(target)).any(dim=1).nonzero()[0])
+        raise InputError(f"probability target row {row} is not finite: {target[row]}")
+    if bool((target < -tol).any()):
+        row, col = (int(i) for i in (target < -tol).nonzero()[0])
+        raise InputError(
+            f"probability target row {row} holds {float(target[row, col]):.6g} at class"
+            f" {col}; probabilities must be >= 0"
+        )
+    sums = target.double().sum(dim=1)
+    off = (sums - 1.0).abs() > tol
+    if bool(off.any()):
+        row = int(off.nonzero()[0])
+        raise InputError(
+            f"probability target row {row} sums to {float(sums[row]):.6g}, not 1; normalise"
+            " it (target / target.sum(1, keepdim=True)), or pass class indices as an integer"
+            " tensor of shape (batch,)"
+        )
 
 
 def _is_compiling() -> bool:
@@ -49,6 +93,8 @@ class Objective(nn.Module):
 
     multilabel: ClassVar[bool] = False
     """True for losses whose targets are multi-hot label sets (see check_multilabel_inputs)."""
+    target_tree: Hierarchy | None = None
+    """The tree whose internal nodes targets may name (see :meth:`accept_node_targets`)."""
 
     def __init__(
         self,
@@ -121,11 +167,57 @@ class Objective(nn.Module):
         if not outputs.is_floating_point():
             raise InputError(f"{name} expects floating-point outputs, got {outputs.dtype}")
 
+    def accept_node_targets(self, hierarchy: Hierarchy) -> None:
+        """Let integer targets also name internal nodes of ``hierarchy`` (coarse labels).
+
+        A target ``num_classes <= t < num_nodes`` then means ``hierarchy.nodes[t]`` ("a dog
+        of unknown breed"); :meth:`check_inputs` accepts it (not the root: every sample is
+        below it) and :meth:`classes_below` says which classes it covers.
+
+        Raises:
+            OptionError: when the tree's classes differ from the loss's, or ``ignore_index``
+                names a node.
+        """
+        if hierarchy.num_classes != self.num_classes:
+            raise OptionError(
+                f"the hierarchy has {hierarchy.num_classes} classes, the loss"
+                f" {self.num_classes}; compose both from one class list"
+            )
+        if hierarchy.num_classes <= self.ignore_index < hierarchy.num_nodes:
+            raise OptionError(
+                f"ignore_index {self.ignore_index} names node"
+                f" {hierarchy.nodes[self.ignore_index]!r} (targets {hierarchy.num_classes}.."
+                f"{hierarchy.num_nodes - 1} are internal nodes); pick a negative value such"
+                " as -100"
+            )
+        self.target_tree = hierarchy
+        paths = torch.from_numpy(hierarchy._class_paths.T.copy())  # (depth + 1, classes)
+        self.register_buffer("_class_paths", paths, persistent=False)
+        depths = torch.from_numpy(hierarchy.depths.astype("int64"))
+        self.register_buffer("_node_depths", depths, persistent=False)
+
+    def classes_below(self, index: Tensor) -> Tensor:
+        """(batch, num_classes) bool: the classes below each target (a class: itself).
+
+        Needs :meth:`accept_node_targets`; ``index`` as :meth:`check_inputs` returns it.
+        """
+        at_depth = self._class_paths[self._node_depths[index]]  # each class's ancestor there
+        return at_depth == index[:, None]
+
+    def has_node_targets(self, index: Tensor) -> bool:
+        """Whether ``index`` may hold internal nodes; True whenever it cannot look cheaply."""
+        if self.target_tree is None:
+            return False
+        if not self.validate or _is_compiling():
+            return True
+        return bool((index >= self.num_classes).any())
+
     def check_inputs(self, outputs: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """Validate a single-label batch; return ``(target as int64, valid mask)``.
 
         Ignored targets are replaced by 0 in the returned target so that gathers stay in
-        range; combine per-sample losses with :meth:`reduce`, which zeroes them.
+        range; combine per-sample losses with :meth:`reduce`, which zeroes them. After
+        :meth:`accept_node_targets`, indices of internal nodes are valid too.
 
         Raises:
             InputError: naming the problem: shapes, dtypes, devices or out-of-range labels.
@@ -137,11 +229,14 @@ class Objective(nn.Module):
                 f" ({type(outputs).__name__}, {type(target).__name__})"
             )
         self.check_outputs(outputs)
-        if target.ndim == 2 and target.shape == outputs.shape and not self.multilabel:
+        if target.ndim == 2 and target.shape[1] == self.num_classes and not self.multilabel:
             raise InputError(
-                f"{name} is a single-label loss but got a (batch, classes) target, which looks"
-                " multi-hot; give class indices of shape (batch,), or use a multi-label loss"
-                " such as binary-cross-entropy"
+                f"{name} is a single-label loss but got a (batch, classes) target of shape"
+                f" {tuple(target.shape)} and dtype {target.dtype}; give class indices of shape"
+                " (batch,), or floating-point probabilities to a loss defined for them"
+                " (cross-entropy, tree-loss, simloss, hxe, soft-labels, hier-softmax: Mixup,"
+                " CutMix), or multi-hot labels to a multi-label loss such as"
+                " binary-cross-entropy"
             )
         if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
             raise InputError(
@@ -153,21 +248,57 @@ class Objective(nn.Module):
                 f"{name} expects target of shape ({outputs.shape[0]},) to match the outputs'"
                 f" batch, got {tuple(target.shape)}"
             )
-        if target.device != outputs.device:
-            raise InputError(
-                f"target is on {target.device} but outputs are on {outputs.device}; move both"
-                " to one device"
-            )
+        _same_device(outputs, target)
         valid = target != self.ignore_index
         if self.validate and not _is_compiling():
-            bad = valid & ((target < 0) | (target >= self.num_classes))
-            if bool(bad.any()):
-                value = int(target[bad][0])
-                raise InputError(
-                    f"target holds class index {value}, outside 0..{self.num_classes - 1}"
-                    f" (ignore_index is {self.ignore_index}); check the labels and num_classes"
-                )
+            self._check_index_values(target, valid)
         return torch.where(valid, target, 0).long(), valid
+
+    def _check_index_values(self, target: Tensor, valid: Tensor) -> None:
+        tree, c = self.target_tree, self.num_classes
+        high = c if tree is None else tree.num_nodes
+        root = -1 if tree is None else tree.root_index
+        bad = valid & ((target < 0) | (target >= high) | (target == root))
+        if not bool(bad.any()):
+            return
+        value = int(target[bad][0])
+        if tree is not None and value == root:
+            raise InputError(
+                f"target {value} names the root {tree.root!r}: every sample is below it, so"
+                " it says nothing; give such samples ignore_index"
+                f" ({self.ignore_index}) to skip them"
+            )
+        nodes = "" if tree is None else f", internal nodes {c + 1}..{tree.num_nodes - 1}"
+        hint = "num_classes" if tree is None else "the hierarchy"
+        raise InputError(
+            f"target holds class index {value}, outside 0..{c - 1}{nodes} (ignore_index is"
+            f" {self.ignore_index}); check the labels and {hint}"
+        )
+
+    def check_probabilities(self, outputs: Tensor, target: Tensor) -> Tensor:
+        """Validate (batch, num_classes) probability targets (rows >= 0 summing to 1).
+
+        Returns:
+            The target in the dtype the loss computes in (float64 for float64 outputs,
+            else float32).
+
+        Raises:
+            InputError: for the wrong shape or device, or a row that is negative somewhere,
+                not finite, or does not sum to 1 (checked when ``validate``).
+        """
+        name = type(self).__name__
+        self.check_outputs(outputs)
+        expected = (outputs.shape[0], self.num_classes)
+        if tuple(target.shape) != expected:
+            raise InputError(
+                f"{name} expects probability targets of shape (batch, num_classes) ="
+                f" {expected}, got {tuple(target.shape)}; or pass class indices as an"
+                " integer tensor of shape (batch,)"
+            )
+        _same_device(outputs, target)
+        if self.validate and not _is_compiling():
+            _check_rows(target)
+        return target.to(work_dtype(outputs))
 
     def check_multilabel_inputs(
         self, outputs: Tensor, target: Tensor | Sequence[Iterable[int]]

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from structloss.errors import InputError
+from structloss.errors import InputError, OptionError
 from structloss.hookspecs import hookimpl
-from structloss.objective import Objective
+from structloss.objective import Objective, is_probability_target, work_dtype
 from structloss.specs import LossContext, LossSpec
+from structloss.structures import Hierarchy
 
 __all__ = ["BinaryCrossEntropy", "CrossEntropy", "build_cross_entropy", "structloss_losses"]
 
@@ -27,7 +28,10 @@ class CrossEntropy(Objective):
         weight: optional per-class weights (length ``num_classes``), stored as a buffer.
 
     Targets are class indices, or (batch, classes) probabilities as in
-    ``nn.CrossEntropyLoss``.
+    ``nn.CrossEntropyLoss`` (rows >= 0 summing to 1: Mixup's and CutMix's work unchanged).
+    After :meth:`accept_node_targets` a target may name an internal node of the tree; its
+    loss is ``-log`` of the softmax mass of the classes below it, and its class weight the
+    mean ``weight`` of those classes.
     """
 
     def __init__(
@@ -41,7 +45,7 @@ class CrossEntropy(Objective):
     ) -> None:
         super().__init__(num_classes, reduction=reduction, ignore_index=ignore_index)
         if not 0.0 <= float(label_smoothing) <= 1.0:
-            raise InputError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+            raise OptionError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
         if weight is not None:
             weight = torch.as_tensor(weight, dtype=torch.float32)
@@ -58,39 +62,47 @@ class CrossEntropy(Objective):
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy of ``outputs`` (logits) against ``target``."""
-        if isinstance(target, Tensor) and target.is_floating_point() and target.ndim == 2:
-            return self._probability_forward(outputs, target)
-        index, valid = self.check_inputs(outputs, target)
         weight = None if self.weight is None else self.weight.to(outputs.dtype)
+        if is_probability_target(target):
+            q = self.check_probabilities(outputs, target).to(outputs.dtype)
+            return F.cross_entropy(
+                outputs,
+                q,
+                weight=weight,
+                reduction=self.reduction,
+                label_smoothing=self.label_smoothing,
+            )
+        index, valid = self.check_inputs(outputs, target)
+        nodes = self.has_node_targets(index)
+        is_class = index < self.num_classes
+        labels = torch.where(is_class, index, 0) if nodes else index
         per_sample = F.cross_entropy(
-            outputs, index, weight=weight, reduction="none", label_smoothing=self.label_smoothing
+            outputs, labels, weight=weight, reduction="none", label_smoothing=self.label_smoothing
         )
-        sample_weight = None if weight is None else weight[index]
+        sample_weight = None if weight is None else weight[labels]
+        if nodes:
+            below = self.classes_below(index)
+            per_sample = torch.where(is_class, per_sample, self._node_loss(outputs, below))
+            if weight is not None:
+                mean_below = (below.to(weight.dtype) @ weight) / below.sum(1)
+                sample_weight = torch.where(is_class, sample_weight, mean_below)
         return self.reduce(per_sample, valid, sample_weight)
 
-    def _probability_forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        """Cross-entropy against (batch, classes) probability targets, as ``F.cross_entropy``."""
-        name = type(self).__name__
-        self.check_outputs(outputs)
-        if target.shape != outputs.shape:
-            raise InputError(
-                f"{name} expects probability targets of the outputs' shape"
-                f" {tuple(outputs.shape)}, got {tuple(target.shape)}; or pass class indices"
-                " as an integer tensor of shape (batch,)"
-            )
-        if target.device != outputs.device:
-            raise InputError(
-                f"target is on {target.device} but outputs are on {outputs.device}; move both"
-                " to one device"
-            )
-        weight = None if self.weight is None else self.weight.to(outputs.dtype)
-        return F.cross_entropy(
-            outputs,
-            target,
-            weight=weight,
-            reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
-        )
+    def _node_loss(self, outputs: Tensor, below: Tensor) -> Tensor:
+        """Per-sample loss of internal-node targets: ``-log`` of the mass ``below`` them.
+
+        With label smoothing ``e`` it is ``(1 - e)`` times that plus ``e`` times the smoothing
+        term ``F.cross_entropy`` adds (the mean, weighted by ``weight``, of ``-log p_c``).
+        """
+        z = outputs.to(work_dtype(outputs))
+        total = z.logsumexp(1)
+        loss = total - z.masked_fill(~below, float("-inf")).logsumexp(1)
+        if self.label_smoothing:
+            log_p = z - total[:, None]
+            w = 1.0 if self.weight is None else self.weight.to(z.dtype)
+            smooth = -(w * log_p).sum(1) / self.num_classes
+            loss = (1 - self.label_smoothing) * loss + self.label_smoothing * smooth
+        return loss.to(outputs.dtype)
 
 
 def build_cross_entropy(
@@ -104,15 +116,20 @@ def build_cross_entropy(
     """Factory of loss ``cross-entropy``: :class:`CrossEntropy` for the context's classes.
 
     A function rather than the class: a config's ``weight`` is a list of numbers, while the
-    constructor also takes a tensor.
+    constructor also takes a tensor. With a hierarchy composed, targets may also name its
+    internal nodes (``num_classes <= t < num_nodes``, see
+    :meth:`~structloss.Objective.accept_node_targets`).
     """
-    return CrossEntropy(
+    loss = CrossEntropy(
         context.num_classes,
         reduction=reduction,
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
         weight=weight,
     )
+    if isinstance(context.structure, Hierarchy):
+        loss.accept_node_targets(context.structure)
+    return loss
 
 
 class BinaryCrossEntropy(Objective):

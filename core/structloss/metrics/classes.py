@@ -62,19 +62,32 @@ class _Ratio(Metric):
         """The ratio over everything seen (on every rank), 0 over nothing."""
         return torch.where(self.count > 0, self.total / self.count.clamp_min(1), 0.0)
 
-    def _table(self, name: str, table: Tensor) -> None:
-        if self.num_classes is not None and table.shape[0] != self.num_classes:
+    tree: Hierarchy | None = None
+    """The tree whose internal nodes targets may name."""
+
+    def _table(self, name: str, table: Tensor | None, tree: Hierarchy | None = None) -> None:
+        """Register a (targets, classes) table; rows beyond the classes are ``tree``'s nodes."""
+        if table is None:
+            self.register_buffer(name, None, persistent=False)
+            return
+        if self.num_classes is not None and table.shape[-1] != self.num_classes:
             raise InputError(
-                f"{self._what}: the structure has {table.shape[0]} classes, not {self.num_classes}"
+                f"{self._what}: the structure has {table.shape[-1]} classes, not {self.num_classes}"
             )
-        self.num_classes = table.shape[0]
+        self.num_classes, self.tree = table.shape[-1], tree
         self.register_buffer(name, table, persistent=False)
 
     def _ranked(
         self, values: Tensor, target: Tensor, k: int = 1, scores_only: bool = False
     ) -> tuple[Tensor, Tensor]:
         return f._ranked(
-            self._what, values, target, classes=self.num_classes, k=k, scores_only=scores_only
+            self._what,
+            values,
+            target,
+            classes=self.num_classes,
+            k=k,
+            scores_only=scores_only,
+            tree=self.tree,
         )
 
 
@@ -83,18 +96,23 @@ class TopKAccuracy(_Ratio):
 
     Args:
         k: how many top classes count.
+        hierarchy: the class tree, for internal-node targets (right when a top-k class is
+            below the node).
         **kwargs: passed to ``torchmetrics.Metric``.
     """
 
     higher_is_better = True
     _what = "TopKAccuracy"
 
-    def __init__(self, k: int = 1, **kwargs: Any) -> None:
+    def __init__(self, k: int = 1, *, hierarchy: Hierarchy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.k = k
+        below = None if hierarchy is None else f._below_table(hierarchy)
+        self._table("below", below, hierarchy)
 
     def _sums(self, values: Tensor, target: Tensor) -> f.Sums:
-        return f._top_k_sums(*self._ranked(values, target, self.k, scores_only=True))
+        top, target = self._ranked(values, target, self.k, scores_only=True)
+        return f._top_k_sums(top, target, self.below)
 
 
 class MistakeSeverity(_Ratio):
@@ -113,7 +131,7 @@ class MistakeSeverity(_Ratio):
     ) -> None:
         super().__init__(**kwargs)
         self.distance = distance
-        self._table("distances", f._distance_table(hierarchy, distance))
+        self._table("distances", f._distance_table(hierarchy, distance), hierarchy)
 
     def _sums(self, values: Tensor, target: Tensor) -> f.Sums:
         return f._severity_sums(*self._ranked(values, target), self.distances)
@@ -130,7 +148,7 @@ class HierarchicalDistanceAtK(_Ratio):
     ) -> None:
         super().__init__(**kwargs)
         self.k, self.distance = k, distance
-        self._table("distances", f._distance_table(hierarchy, distance))
+        self._table("distances", f._distance_table(hierarchy, distance), hierarchy)
 
     def _sums(self, values: Tensor, target: Tensor) -> f.Sums:
         top, target = self._ranked(values, target, self.k, scores_only=True)

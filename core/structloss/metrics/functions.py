@@ -43,15 +43,21 @@ def _shape(x: Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
-def _check_indices(what: str, name: str, values: Tensor, classes: int) -> None:
+def _check_indices(
+    what: str, name: str, values: Tensor, classes: int, tree: Hierarchy | None = None
+) -> None:
     if values.dtype.is_floating_point or values.dtype.is_complex or values.dtype == torch.bool:
         raise InputError(f"{what} needs integer class indices as {name}, got {values.dtype}")
     if values.numel():
         # an out-of-range index would be a device-side assert on CUDA, so check it here
         low, high = torch.stack(torch.aminmax(values)).tolist()  # one device sync
-        if low < 0 or high >= classes:
+        if low < 0 or high >= (classes if tree is None else tree.num_nodes):
+            nodes = (
+                "" if tree is None else f" and internal nodes {classes + 1}..{tree.num_nodes - 1}"
+            )
             raise InputError(
-                f"{what}: {name} holds class indices from {low} to {high}, outside 0..{classes - 1}"
+                f"{what}: {name} holds class indices from {low} to {high}, outside"
+                f" 0..{classes - 1}{nodes}"
             )
 
 
@@ -63,11 +69,13 @@ def _ranked(
     classes: int | None = None,
     k: int = 1,
     scores_only: bool = False,
+    tree: Hierarchy | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Validate a batch; return its (batch, k) predicted classes, best first, and the target.
 
     ``values`` are scores (batch, classes), ranked with ties going to the lower class index,
-    or (unless ``scores_only``, and for k = 1) predicted class indices (batch,).
+    or (unless ``scores_only``, and for k = 1) predicted class indices (batch,). With a
+    ``tree``, targets may also name its internal nodes (not the root).
     """
     indices = values.ndim == 1 and not scores_only
     if not (values.ndim == 2 or indices) or target.ndim != 1 or len(target) != len(values):
@@ -81,7 +89,12 @@ def _ranked(
         raise InputError(f"{what}: expected {classes} score columns, got {values.shape[1]}")
     if not 1 <= k <= classes or (indices and k != 1):
         raise InputError(f"k must be in 1..{classes} (the number of classes), got {k}")
-    _check_indices(what, "target", target, classes)
+    _check_indices(what, "target", target, classes, tree)
+    if tree is not None and bool((target == tree.root_index).any()):
+        raise InputError(
+            f"{what}: target {tree.root_index} names the root {tree.root!r}, below which every"
+            " class is; drop such rows"
+        )
     if indices:
         _check_indices(what, "predictions", values, classes)
         return values.long()[:, None], target.long()
@@ -90,12 +103,21 @@ def _ranked(
     return values.argsort(dim=1, descending=True, stable=True)[:, :k], target.long()
 
 
-def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> Tensor:
-    """The (classes, classes) int64 distances of :meth:`Hierarchy.class_distances`."""
+def _check_tree(hierarchy: Hierarchy) -> Hierarchy:
     if not isinstance(hierarchy, Hierarchy):
         raise InputError(f"hierarchy must be a Hierarchy, got {type(hierarchy).__name__}")
+    return hierarchy
+
+
+def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> Tensor:
+    """The (nodes, classes) int64 distances of :meth:`Hierarchy.target_distances`."""
     check_distance(distance)
-    return torch.as_tensor(np.array(hierarchy.class_distances(distance), np.int64))
+    return torch.as_tensor(_check_tree(hierarchy).target_distances(distance))
+
+
+def _below_table(hierarchy: Hierarchy) -> Tensor:
+    """(nodes, classes) bool: ``[t, c]`` iff class c is below (or is) target t."""
+    return torch.as_tensor(np.ascontiguousarray(_check_tree(hierarchy)._paths.T))
 
 
 def _similarity_table(similarity: SimilarityLike) -> Tensor:
@@ -139,15 +161,19 @@ def _count(x: Tensor) -> Tensor:
 # -- single-label: sums ------------------------------------------------------------------------
 
 
-def _top_k_sums(top: Tensor, target: Tensor) -> Sums:
-    """Rows whose target is among ``top``; rows."""
-    return (top == target[:, None]).any(dim=1).sum(), _count(target)
+def _top_k_sums(top: Tensor, target: Tensor, below: Tensor | None = None) -> Sums:
+    """Rows whose target is among ``top`` (or, with ``below``, has one below it); rows."""
+    right = top == target[:, None] if below is None else below[target[:, None], top]
+    return right.any(dim=1).sum(), _count(target)
 
 
 def _severity_sums(top: Tensor, target: Tensor, distances: Tensor) -> Sums:
-    """Distance from the target to the top-1 class over all rows (right ones add 0); mistakes."""
-    pred = top[:, 0]
-    return distances[target, pred].sum(), (pred != target).sum()
+    """Distance from the target to the top-1 class over all rows (right ones add 0); mistakes.
+
+    Every distance definition puts a wrong class at least 1 away, so ``> 0`` marks mistakes.
+    """
+    d = distances[target, top[:, 0]]
+    return d.sum(), (d > 0).sum()
 
 
 def _hier_distance_sums(top: Tensor, target: Tensor, distances: Tensor) -> Sums:
@@ -168,18 +194,25 @@ def _superclass_sums(top: Tensor, target: Tensor, groups: Tensor) -> Sums:
 # -- single-label: functions -------------------------------------------------------------------
 
 
-def top_k_accuracy(scores: Tensor, target: Tensor, k: int = 1) -> float:
+def top_k_accuracy(
+    scores: Tensor, target: Tensor, k: int = 1, *, hierarchy: Hierarchy | None = None
+) -> float:
     """Return the fraction of rows whose target is among the ``k`` highest scores.
 
     Args:
         scores: (batch, classes) class scores; ties rank the lower class index first.
-        target: (batch,) integer class indices.
+        target: (batch,) integer class indices; with ``hierarchy``, also internal nodes.
         k: how many top classes count, in 1..classes.
+        hierarchy: the class tree, for internal-node targets (coarse labels): a row is
+            right when one of its top ``k`` classes is below its node.
 
     Raises:
         InputError: for mismatched shapes, non-integer or out-of-range targets, or a bad k.
     """
-    return _ratio(_top_k_sums(*_ranked("top_k_accuracy", scores, target, k=k, scores_only=True)))
+    below = None if hierarchy is None else _below_table(hierarchy).to(scores.device)
+    what = "top_k_accuracy"
+    top, target = _ranked(what, scores, target, k=k, scores_only=True, tree=hierarchy)
+    return _ratio(_top_k_sums(top, target, below))
 
 
 def mistake_severity(
@@ -195,7 +228,9 @@ def mistake_severity(
     Args:
         pred_or_scores: (batch, classes) scores (top-1: the argmax, ties to the lowest
             index) or (batch,) predicted class indices.
-        target: (batch,) integer class indices.
+        target: (batch,) integer class indices, or internal nodes of the tree (coarse
+            labels: a prediction below the node is right; see
+            :meth:`Hierarchy.target_distances`).
         hierarchy: the class tree, one leaf per class, in label order.
         distance: one of :data:`structloss.structures.DISTANCES`.
 
@@ -204,7 +239,9 @@ def mistake_severity(
         ConfigError: for an unknown distance.
     """
     what, table = "mistake_severity", _distance_table(hierarchy, distance)
-    top, target = _ranked(what, pred_or_scores, target, classes=hierarchy.num_classes)
+    top, target = _ranked(
+        what, pred_or_scores, target, classes=hierarchy.num_classes, tree=hierarchy
+    )
     return _ratio(_severity_sums(top, target, table.to(top.device)))
 
 
@@ -225,7 +262,7 @@ def hierarchical_distance_at_k(
     """
     what, table = "hierarchical_distance_at_k", _distance_table(hierarchy, distance)
     top, target = _ranked(
-        what, scores, target, classes=hierarchy.num_classes, k=k, scores_only=True
+        what, scores, target, classes=hierarchy.num_classes, k=k, scores_only=True, tree=hierarchy
     )
     return _ratio(_hier_distance_sums(top, target, table.to(top.device)))
 
@@ -295,7 +332,7 @@ def conditional_risk(
 
 def _costs(hierarchy: Hierarchy | Tensor | np.ndarray, distance: str) -> Tensor:
     if isinstance(hierarchy, Hierarchy):
-        return _distance_table(hierarchy, distance)
+        return _distance_table(hierarchy, distance)[: hierarchy.num_classes]
     # a tensor stays on its device: CRMDecoding passes its buffer
     return hierarchy.detach() if isinstance(hierarchy, Tensor) else _cpu_tensor(hierarchy)
 

@@ -294,16 +294,20 @@ class Hierarchy(LabelStructure):
         return self._paths.astype(dtype)
 
     @cached_property
-    def _paths(self) -> np.ndarray:
+    def _node_paths(self) -> np.ndarray:
+        """(nodes, nodes) bool: ``[v, u]`` iff u is v or one of its ancestors."""
         on_path = np.zeros((self.num_nodes, self.num_nodes), dtype=bool)
         for i in self._top_down:
             p = self.parents[i]
             if p >= 0:
                 on_path[i] = on_path[p]
             on_path[i, i] = True
-        paths = on_path[: self.num_classes].copy()
-        paths.setflags(write=False)
-        return paths
+        on_path.setflags(write=False)
+        return on_path
+
+    @property
+    def _paths(self) -> np.ndarray:
+        return self._node_paths[: self.num_classes]
 
     @cached_property
     def _class_paths(self) -> np.ndarray:
@@ -350,14 +354,34 @@ class Hierarchy(LabelStructure):
         Raises:
             ConfigError: for an unknown name, listing :data:`DISTANCES`.
         """
+        return self.target_distances(distance)[: self.num_classes]
+
+    def target_distances(self, distance: str = "lca-height") -> np.ndarray:
+        """Return (nodes, classes) int64 distances from each possible target to each class.
+
+        Row ``t < num_classes`` is :meth:`class_distances`; a row ``t >= num_classes`` is an
+        internal-node target (a coarse label, ``nodes[t]``): the classes below it are right
+        (distance 0) and any other class ``c`` is as far as the definition puts ``nodes[t]``
+        and ``c`` (for ``"lca-height"`` the height of their lowest common ancestor, for
+        ``"bertinetto"`` the tree's height minus its depth, for ``"edges"`` the path
+        length). Every definition gives a wrong class a distance of at least 1.
+
+        Raises:
+            ConfigError: for an unknown name, listing :data:`DISTANCES`.
+        """
         check_distance(distance)
+        paths = self._paths.astype(np.int64)
+        lca_depth = self._node_paths.astype(np.int64) @ paths.T - 1  # shared ancestors - 1
+        lca = self._class_paths[np.arange(self.num_classes)[None, :], lca_depth]
         if distance == "edges":
-            return self.distance_matrix()
-        if distance == "lca-height":
-            return self.lca_height_matrix()
-        table = int(self.depths.max()) - self.depths[self.lca_matrix()]
-        np.fill_diagonal(table, 0)
-        return table
+            depth = self.depths
+            table = depth[:, None] + depth[None, : self.num_classes] - 2 * lca_depth
+        elif distance == "lca-height":
+            table = self.heights[lca]
+        else:
+            table = int(self.depths.max()) - lca_depth
+        table[paths.T.astype(bool)] = 0  # the classes below a target are right
+        return table.astype(np.int64)
 
     def lca(self, a: str, b: str) -> str:
         """Return the name of the lowest common ancestor of nodes ``a`` and ``b``."""

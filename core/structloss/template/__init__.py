@@ -74,6 +74,7 @@ def validate_plugin_name(name: str) -> str:
 #: The plugins shipped in this repository; a new plugin must not take their names.
 SHIPPED_PLUGINS = (
     "embedding-similarity",
+    "hierarchy-baselines",
     "pmi-embedding",
     "simloss",
     "smooth-topk",

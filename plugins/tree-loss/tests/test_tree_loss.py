@@ -411,7 +411,7 @@ def test_a_step_on_node_vectors_moves_class_weights_through_shared_ancestors() -
 
 # -- the loss against F.cross_entropy ----------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("ignore_index", [-100, -1, 30])
+@pytest.mark.parametrize("ignore_index", [-100, -1, 1000])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
 def test_loss_equals_cross_entropy_on_the_same_logits(
     reduction: str, ignore_index: int, label_smoothing: float, irregular
@@ -459,7 +459,9 @@ def test_bad_inputs_raise_input_errors(irregular) -> None:
     with pytest.raises(InputError, match=rf"shape \(batch, {n}\)"):
         loss(torch.randn(4, n + 1), torch.zeros(4, dtype=torch.long))
     with pytest.raises(InputError, match="outside"):
-        loss(good, torch.tensor([0, 1, n, 2]))
+        loss(good, torch.tensor([0, 1, irregular.num_nodes, 2]))
+    with pytest.raises(InputError, match="names the root"):
+        loss(good, torch.tensor([0, 1, irregular.root_index, 2]))
     with pytest.raises(InputError, match="integer tensor"):
         loss(good, torch.zeros(4))
     with pytest.raises(InputError, match="target of shape"):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor
-
-from structloss.errors import IncompatibleStructureError, InputError
-from structloss.objective import Objective
+from structloss.builtin.losses import CrossEntropy
+from structloss.errors import IncompatibleStructureError
 from structloss.specs import LossContext
 from structloss.structures import Hierarchy
 from structloss_tree_loss.layer import TreeLinear
@@ -14,13 +11,16 @@ from structloss_tree_loss.layer import TreeLinear
 __all__ = ["TreeLoss"]
 
 
-class TreeLoss(Objective):
+class TreeLoss(CrossEntropy):
     """The tree loss of Wang & Izbicki (2022): cross-entropy through a tree-shaped last layer.
 
     The structure lives in the last layer, :meth:`head`, a :class:`TreeLinear` whose class
     weights are sums of node vectors along the hierarchy; the loss itself is softmax
     cross-entropy on its logits, so :meth:`scores` are the outputs unchanged and the loss
-    equals ``F.cross_entropy`` on them.
+    equals ``F.cross_entropy`` on them. It is :class:`~structloss.builtin.losses.CrossEntropy` on the
+    head's logits, so it takes the same targets: class indices, (batch, classes)
+    probabilities (Mixup, CutMix), and indices of the tree's internal nodes (coarse labels:
+    ``-log`` of the mass below the node).
 
     The class is the factory of loss ``tree-loss``: its options are the constructor's, and
     ``compose`` passes the :class:`~structloss.LossContext` (whose structure is the tree) as
@@ -36,7 +36,7 @@ class TreeLoss(Objective):
     Raises:
         IncompatibleStructureError: when ``hierarchy`` is not a Hierarchy (or a context
             holding one).
-        InputError: for a bad ``reduction``, ``ignore_index`` or ``label_smoothing``.
+        OptionError: for a bad ``reduction``, ``ignore_index`` or ``label_smoothing``.
     """
 
     def __init__(
@@ -54,12 +54,14 @@ class TreeLoss(Objective):
                 f"the tree loss needs a Hierarchy, got {type(hierarchy).__name__}; configure a"
                 ' [structure] provider that gives a tree, such as "hierarchy-file"'
             )
-        super().__init__(hierarchy.num_classes, reduction=reduction, ignore_index=ignore_index)
-        smoothing = float(label_smoothing)
-        if not 0.0 <= smoothing <= 1.0:
-            raise InputError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+        super().__init__(
+            hierarchy.num_classes,
+            reduction=reduction,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+        )
+        self.accept_node_targets(hierarchy)
         self.hierarchy = hierarchy
-        self.label_smoothing = smoothing
 
     def head(self, in_features: int) -> TreeLinear:
         """Return a fresh :class:`TreeLinear` from ``in_features`` to this loss's classes.
@@ -68,18 +70,6 @@ class TreeLoss(Objective):
         blind to a shift shared by all logits, so the root would only learn rounding noise.
         """
         return TreeLinear(self.hierarchy, in_features, train_root=False)
-
-    def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
-        """Return the cross-entropy of the head's logits ``outputs`` against ``target``.
-
-        Raises:
-            InputError: for outputs or targets of the wrong shape, dtype, device or range.
-        """
-        index, valid = self.check_inputs(outputs, target)
-        per_sample = F.cross_entropy(
-            outputs, index, reduction="none", label_smoothing=self.label_smoothing
-        )
-        return self.reduce(per_sample, valid)
 
     def extra_repr(self) -> str:
         return (
