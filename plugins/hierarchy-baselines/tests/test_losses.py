@@ -86,9 +86,16 @@ def below(parents: Mapping[str, str], classes: tuple[str, ...], node: str) -> li
     return [i for i, c in enumerate(classes) if node in up(parents, c)]
 
 
-def hxe_reference(z: Tensor, targets: list[str], h: Hierarchy, alpha: float) -> Tensor:
-    """-sum_l exp(-alpha l) log(p(C_l) / p(C_{l+1})), p from the softmax over classes."""
+def hxe_reference(
+    z: Tensor, targets: list[str], h: Hierarchy, alpha: float, *, code: bool = False
+) -> Tensor:
+    """-sum_l exp(-alpha l) log(p(C_l) / p(C_{l+1})), p from the softmax over classes.
+
+    With ``code``, the authors' weighting: the term of node ``C_l`` (its edge to its parent)
+    weighs exp(-alpha depth(C_l)), divided by the sum of that over every non-root node.
+    """
     parents = h.to_parents()
+    norm = sum(math.exp(-alpha * depth(parents, v)) for v in parents)
     losses = []
     for row, target in zip(z, targets, strict=True):
         p = torch.softmax(row, dim=0)
@@ -97,7 +104,11 @@ def hxe_reference(z: Tensor, targets: list[str], h: Hierarchy, alpha: float) -> 
         for level in range(len(path) - 1):
             mass = p[below(parents, h.classes, path[level])].sum()
             above = p[below(parents, h.classes, path[level + 1])].sum()
-            total = total - math.exp(-alpha * level) * torch.log(mass / above)
+            if code:
+                weight = math.exp(-alpha * depth(parents, path[level])) / norm
+            else:
+                weight = math.exp(-alpha * level)
+            total = total - weight * torch.log(mass / above)
         losses.append(total)
     return torch.stack(losses)
 
@@ -193,6 +204,37 @@ def test_hxe_matches_brute_force(tree_name: str, alpha: float) -> None:
         loss(z, torch.tensor(targets)), hxe_reference(z, [h.nodes[t] for t in targets], h, alpha),
         rtol=1e-10, atol=1e-12,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("tree_name", list(TREES))
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
+def test_hxe_with_the_reference_code_weighting_matches_brute_force(
+    tree_name: str, alpha: float
+) -> None:
+    h = tree(tree_name)
+    loss = make("hxe", h, alpha=alpha, weighting="reference-code", reduction="none").double()
+    targets = some_targets(h, 24, nodes=True)
+    z = outputs_for(loss, len(targets))
+    want = hxe_reference(z, [h.nodes[t] for t in targets], h, alpha, code=True)
+    torch.testing.assert_close(loss(z, torch.tensor(targets)), want, rtol=1e-10, atol=1e-12)
+    q = torch.softmax(torch.randn(5, h.num_classes, dtype=torch.float64), 1)
+    by_class = torch.stack(
+        [hxe_reference(z[:5], [c] * 5, h, alpha, code=True) for c in h.classes], 1
+    )
+    torch.testing.assert_close(loss(z[:5], q), (q * by_class).sum(1), rtol=1e-10, atol=1e-12)
+
+
+def test_hxe_weightings_differ_and_bad_ones_are_named() -> None:
+    h = tree("unbalanced")
+    z, y = outputs_for(make("hxe", h), 6), torch.arange(6)
+    paper, code = (
+        make("hxe", h, alpha=0.5, weighting=w)(z, y) for w in ("paper", "reference-code")
+    )
+    assert not torch.allclose(paper, code)
+    with pytest.raises(
+        OptionError, match=r"unknown weighting 'refrence-code'; did you mean 'reference-code'"
+    ):
+        make("hxe", h, weighting="refrence-code")
 
 
 @pytest.mark.parametrize("tree_name", list(TREES))

@@ -103,9 +103,15 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
     ``alpha = 0`` telescopes to ``-log p(C_0)``: exactly cross-entropy. An internal-node
     target ``C_0 = v`` gives the terms from ``v`` up to the root.
 
+    ``weighting="reference-code"`` weights the term of node ``v`` (the edge to its parent)
+    by ``exp(-alpha * depth(v))`` instead, normalised to sum 1 over all edges of the tree,
+    as the authors' code does (published HXE numbers come from it): the weights then fall
+    *down* the tree, and ``alpha = 0`` is cross-entropy divided by the number of edges.
+
     Args:
         hierarchy: the class tree; its classes are the labels, in order.
         alpha: the decay of the weights up the tree, >= 0.
+        weighting: ``"paper"`` (the formula above) or ``"reference-code"``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped; not a node index.
 
@@ -113,22 +119,37 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
     (batch, num_classes) probabilities; the loss is () or, for ``"none"``, (batch,).
 
     Raises:
-        OptionError: for a bad ``alpha``, ``reduction`` or ``ignore_index``.
+        OptionError: for a bad ``alpha``, ``weighting``, ``reduction`` or ``ignore_index``.
     """
 
     loss_name = "hxe"
+    WEIGHTINGS = ("paper", "reference-code")
 
     def __init__(
         self,
         hierarchy: Hierarchy,
         *,
         alpha: float = 0.1,
+        weighting: str = "paper",
         reduction: str = "mean",
         ignore_index: int = -100,
     ) -> None:
         super().__init__(hierarchy, reduction=reduction, ignore_index=ignore_index)
         self.alpha = _number("hxe", "alpha", alpha, positive=False)
+        if weighting not in self.WEIGHTINGS:
+            raise OptionError(
+                f"loss 'hxe': unknown weighting {weighting!r}{closest(str(weighting), self.WEIGHTINGS)};"
+                f" choose one of: {', '.join(self.WEIGHTINGS)}"
+            )
+        self.weighting = weighting
         tree = hierarchy
+        if weighting == "paper":
+            weight = np.exp(-self.alpha * np.arange(self.ancestors.shape[1]))
+        else:  # one weight per node (the edge to its parent), the root's and the pad's 0
+            weight = np.append(np.exp(-self.alpha * tree.depths), 0.0)
+            weight[tree.root_index] = 0.0
+            weight /= weight.sum()
+        self.register_buffer("term_weight", torch.from_numpy(weight))
         parent = np.asarray(tree.parents, dtype=np.int64)
         parent[tree.root_index] = tree.root_index  # log p(root | root) = 0
         self.register_buffer("node_parent", torch.from_numpy(parent))
@@ -151,7 +172,7 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
         self.register_buffer("edge_slot", torch.tensor(slots, dtype=torch.int64))
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, alpha={self.alpha}"
+        return f"{super().extra_repr()}, alpha={self.alpha}, weighting={self.weighting!r}"
 
     def node_log_masses(self, outputs: Tensor) -> Tensor:
         """(batch, num_nodes) ``logsumexp`` of the logits of the classes below each node.
@@ -180,22 +201,27 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
         """Return the HXE of ``outputs`` (class logits) against ``target``."""
         if is_probability_target(target):
             q = self.check_probabilities(outputs, target)
-            cond, weight = self._terms(outputs)
-            every = (cond[:, self.ancestors[: self.num_classes]] * weight).sum(-1)
+            paths = self.ancestors[: self.num_classes]
+            cond = self._conditional_log_probs(outputs)
+            every = (cond[:, paths] * self._weights(paths, cond.dtype)).sum(-1)
             per_sample = -(q * every).sum(1)
             valid = torch.ones_like(per_sample, dtype=torch.bool)
         else:
             index, valid = self.check_inputs(outputs, target)
-            cond, weight = self._terms(outputs)
-            per_sample = -(cond.gather(1, self.ancestors[index]) * weight).sum(1)
+            paths = self.ancestors[index]
+            cond = self._conditional_log_probs(outputs).gather(1, paths)
+            per_sample = -(cond * self._weights(paths, cond.dtype)).sum(1)
         return self.reduce(per_sample, valid)
 
-    def _terms(self, outputs: Tensor) -> tuple[Tensor, Tensor]:
-        """``log p(v | parent(v))`` by node (root and the pad column 0) and the level weights."""
+    def _conditional_log_probs(self, outputs: Tensor) -> Tensor:
+        """``log p(v | parent(v))`` by node, the root and the pad column 0."""
         u = self.node_log_masses(outputs)
-        cond = F.pad(u - u[:, self.node_parent], (0, 1))
-        levels = torch.arange(self.ancestors.shape[1], dtype=u.dtype, device=u.device)
-        return cond, torch.exp(-self.alpha * levels)
+        return F.pad(u - u[:, self.node_parent], (0, 1))
+
+    def _weights(self, paths: Tensor, dtype: torch.dtype) -> Tensor:
+        """The weight of each term of ``paths`` (rows of the ancestor table)."""
+        weight = self.term_weight.to(dtype)
+        return weight if self.weighting == "paper" else weight[paths]
 
 
 class SoftLabels(_HierarchyObjective):
@@ -355,7 +381,12 @@ class HierarchicalSoftmax(_HierarchyObjective):
 
 
 def build_hxe(
-    context: LossContext, *, alpha: float = 0.1, reduction: str = "mean", ignore_index: int = -100
+    context: LossContext,
+    *,
+    alpha: float = 0.1,
+    weighting: str = "paper",
+    reduction: str = "mean",
+    ignore_index: int = -100,
 ) -> HierarchicalCrossEntropy:
     """Factory of loss ``hxe``: :class:`HierarchicalCrossEntropy` over the context's tree.
 
@@ -363,12 +394,14 @@ def build_hxe(
         context: the loss context; its structure must be a hierarchy.
         alpha: decay of the weights ``exp(-alpha * l)``, ``l`` edges up from the target;
             >= 0, and 0 is cross-entropy (so 0 would make a useless default).
+        weighting: ``"paper"`` (the formula) or ``"reference-code"`` (the authors' code:
+            ``exp(-alpha * depth)`` per edge, normalised over the tree).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
     """
     tree = context.require_hierarchy("hxe")
     return HierarchicalCrossEntropy(
-        tree, alpha=alpha, reduction=reduction, ignore_index=ignore_index
+        tree, alpha=alpha, weighting=weighting, reduction=reduction, ignore_index=ignore_index
     )
 
 
