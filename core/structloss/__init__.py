@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from structloss.backends import Backend, ComputeBackend
     from structloss.config import Config, build_structure, compose
     from structloss.errors import StructlossError
-    from structloss.hookspecs import hookimpl
+    from structloss.hookspecs import hookimpl, provides
     from structloss.objective import Objective
     from structloss.plugins import PluginHost, default_host
     from structloss.specs import (
@@ -60,6 +60,7 @@ __all__ = [
     "compose",
     "default_host",
     "hookimpl",
+    "provides",
 ]
 
 _SOURCES: dict[str, str] = {
@@ -70,6 +71,7 @@ _SOURCES: dict[str, str] = {
     "compose": "structloss.config",
     "StructlossError": "structloss.errors",
     "hookimpl": "structloss.hookspecs",
+    "provides": "structloss.hookspecs",
     "Objective": "structloss.objective",
     "PluginHost": "structloss.plugins",
     "default_host": "structloss.plugins",

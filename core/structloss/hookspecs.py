@@ -8,7 +8,20 @@ match the hooks below, registered through the ``structloss`` entry-point group::
     my-plugin = "my_package.structloss_plugin"
 
 Hooks take no arguments and return an iterable of specs. They must be cheap: yield specs
-pointing at factories, and import heavy dependencies inside the factories.
+pointing at factories, and import heavy dependencies inside the factories. For example::
+
+    @structloss.hookimpl
+    def structloss_losses():
+        yield LossSpec(name="my-loss", factory=build_my_loss,
+                       summary="my structured loss", needs="similarity")
+
+    structloss_backends = structloss.provides(  # the short form for fixed specs
+        BackendSpec(name="my-gpu", factory=MyGpuBackend, summary="kernels for my chip"),
+    )
+
+where ``build_my_loss(context: LossContext, **options) -> Objective`` and
+``MyGpuBackend()`` is a :class:`structloss.backends.Backend`. The spec records
+(:mod:`structloss.specs`) document each field.
 
 There is one hook per kind of component in :data:`structloss.specs.COMPONENT_KINDS`, named
 ``structloss_<plural>`` and yielding that kind's spec record; :data:`HOOK_NAMES` derives
@@ -17,7 +30,7 @@ from the table, and the tests check that it names exactly the hooks below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -27,7 +40,7 @@ from structloss.specs import COMPONENT_KINDS
 if TYPE_CHECKING:
     from structloss.specs import BackendSpec, ClassListSpec, KernelSpec, LossSpec, StructureSpec
 
-__all__ = ["HOOK_NAMES", "PROJECT", "hookimpl", "hookspec"]
+__all__ = ["HOOK_NAMES", "PROJECT", "hookimpl", "hookspec", "provides"]
 
 PROJECT = "structloss"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -36,78 +49,45 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def structloss_structures() -> Iterable[StructureSpec]:  # type: ignore[empty-body]
-    """Yield the label-structure providers this plugin offers.
-
-    Example::
-
-        @structloss.hookimpl
-        def structloss_structures():
-            yield StructureSpec(name="my-tree", factory=build_my_tree,
-                                summary="a tree from my taxonomy", kind="hierarchy")
-
-    where ``build_my_tree(context: StructureContext, **options) -> LabelStructure``.
-    """
+    """Yield label-structure providers: ``factory(context, **options) -> LabelStructure``."""
 
 
 @hookspec
 def structloss_losses() -> Iterable[LossSpec]:  # type: ignore[empty-body]
-    """Yield the losses this plugin offers.
-
-    Example::
-
-        @structloss.hookimpl
-        def structloss_losses():
-            yield LossSpec(name="my-loss", factory=build_my_loss,
-                           summary="my structured loss", needs="similarity")
-
-    where ``build_my_loss(context: LossContext, **options) -> Objective``.
-    """
+    """Yield losses: ``factory(context: LossContext, **options) -> Objective``."""
 
 
 @hookspec
 def structloss_backends() -> Iterable[BackendSpec]:  # type: ignore[empty-body]
-    """Yield the compute backends this plugin offers.
-
-    Example::
-
-        @structloss.hookimpl
-        def structloss_backends():
-            yield BackendSpec(name="my-gpu", factory=MyGpuBackend,
-                              summary="kernels for my accelerator", priority=10)
-
-    where ``MyGpuBackend()`` is a :class:`structloss.backends.Backend`.
-    """
+    """Yield compute backends: ``factory() -> structloss.backends.Backend``."""
 
 
 @hookspec
 def structloss_kernels() -> Iterable[KernelSpec]:  # type: ignore[empty-body]
-    """Yield implementations of named ops for named backends.
-
-    Example::
-
-        @structloss.hookimpl
-        def structloss_kernels():
-            yield KernelSpec(op="my-op", backend="torch", factory=load_my_op,
-                             summary="reference implementation")
-
-    where ``load_my_op() -> Callable`` imports what it needs and returns the function.
-    """
+    """Yield implementations of named ops for named backends: ``factory() -> Callable``."""
 
 
 @hookspec
 def structloss_class_lists() -> Iterable[ClassListSpec]:  # type: ignore[empty-body]
-    """Yield named class lists (a dataset's classes in label order).
+    """Yield named class lists (``classes = "my-dataset"``): ``factory() -> Sequence[str]``."""
 
-    Example::
 
-        @structloss.hookimpl
-        def structloss_class_lists():
-            yield ClassListSpec(name="my-dataset", factory=load_my_classes,
-                                summary="the 40 classes of my dataset")
+def provides(*specs: object) -> Callable[[], tuple[object, ...]]:
+    """Return a hook implementation that yields ``specs``; assign it to the hook's name.
 
-    where ``load_my_classes() -> Sequence[str]``. Configs then say
-    ``classes = "my-dataset"``.
+    The short form of a hook whose specs are fixed::
+
+        structloss_losses = provides(
+            LossSpec(name="my-loss", factory=build_my_loss, summary="my structured loss"),
+        )
+
+    is the same as an ``@hookimpl`` function ``structloss_losses`` yielding that spec.
     """
+
+    def hook() -> tuple[object, ...]:
+        return specs
+
+    return hookimpl(hook)
 
 
 HOOK_NAMES: tuple[str, ...] = tuple(info.hook for info in COMPONENT_KINDS)

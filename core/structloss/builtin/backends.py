@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from structloss.backends import TorchBackend
-from structloss.hookspecs import hookimpl
+from structloss.hookspecs import provides
 from structloss.specs import BackendSpec
 
-
-@hookimpl
-def structloss_backends() -> Iterable[BackendSpec]:
-    yield BackendSpec(
-        name="torch",
-        factory=TorchBackend,
-        summary="plain PyTorch operations, on every device",
-        priority=0,
-    )
+structloss_backends = provides(
+    BackendSpec("torch", TorchBackend, "plain PyTorch operations, on every device", priority=0),
+)

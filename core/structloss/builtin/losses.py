@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from structloss.errors import InputError, OptionError
-from structloss.hookspecs import hookimpl
+from structloss.hookspecs import provides
 from structloss.objective import Objective, is_probability_target, work_dtype
 from structloss.specs import LossContext, LossSpec
 from structloss.structures import Hierarchy
@@ -183,17 +183,14 @@ class BinaryCrossEntropy(Objective):
         return self.reduce(per_element.mean(dim=1), valid)
 
 
-@hookimpl
-def structloss_losses() -> Iterable[LossSpec]:
-    """Yield losses ``cross-entropy`` and ``binary-cross-entropy``."""
-    yield LossSpec(
-        name="cross-entropy",
-        factory=build_cross_entropy,
-        summary="softmax cross-entropy, the structure-blind baseline",
-    )
-    yield LossSpec(
-        name="binary-cross-entropy",
-        factory=BinaryCrossEntropy,
-        summary="independent sigmoid cross-entropy per class, the multi-label baseline",
+structloss_losses = provides(
+    LossSpec(
+        "cross-entropy", build_cross_entropy, "softmax cross-entropy, the structure-blind baseline"
+    ),
+    LossSpec(
+        "binary-cross-entropy",
+        BinaryCrossEntropy,
+        "independent sigmoid cross-entropy per class, the multi-label baseline",
         multilabel=True,
-    )
+    ),
+)

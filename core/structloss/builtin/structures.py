@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from structloss.errors import ConfigError
-from structloss.hookspecs import hookimpl
+from structloss.hookspecs import provides
 from structloss.specs import StructureContext, StructureSpec
 from structloss.structures import Hierarchy
 
@@ -33,17 +32,14 @@ def build_hierarchy_file(context: StructureContext, *, path: str) -> Hierarchy:
     return Hierarchy.from_json(resolved, classes=context.classes)
 
 
-@hookimpl
-def structloss_structures() -> Iterable[StructureSpec]:
-    yield StructureSpec(
-        name="flat",
-        factory=build_flat,
-        summary="no structure: every class directly under the root",
+structloss_structures = provides(
+    StructureSpec(
+        "flat", build_flat, "no structure: every class directly under the root", "hierarchy"
+    ),
+    StructureSpec(
+        "hierarchy-file",
+        build_hierarchy_file,
+        "a class tree from a JSON file (parent map or nested tree)",
         kind="hierarchy",
-    )
-    yield StructureSpec(
-        name="hierarchy-file",
-        factory=build_hierarchy_file,
-        summary="a class tree from a JSON file (parent map or nested tree)",
-        kind="hierarchy",
-    )
+    ),
+)

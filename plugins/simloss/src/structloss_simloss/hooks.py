@@ -5,33 +5,25 @@ Importing this module loads torch (the loss's base class needs it) and nothing e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from structloss.hookspecs import hookimpl
+from structloss.hookspecs import provides
 from structloss.specs import LossSpec, StructureSpec
 from structloss_simloss.loss import build_simloss
 from structloss_simloss.ordinal import build_ordinal
 
 __all__ = ["structloss_losses", "structloss_structures"]
 
-
-@hookimpl
-def structloss_losses() -> Iterable[LossSpec]:
-    """Yield loss ``simloss``, which needs a similarity (hierarchies/embeddings convert)."""
-    yield LossSpec(
-        name="simloss",
-        factory=build_simloss,
-        summary="cross-entropy crediting similar classes: -log sum_c S[y,c] p_c",
+#: ``simloss`` needs a similarity (compose converts hierarchies and embeddings to one)
+structloss_losses = provides(
+    LossSpec(
+        "simloss",
+        build_simloss,
+        "cross-entropy crediting similar classes: -log sum_c S[y,c] p_c",
         needs="similarity",
-    )
-
-
-@hookimpl
-def structloss_structures() -> Iterable[StructureSpec]:
-    """Yield structure provider ``ordinal`` (``S_ij = r ** |i - j|``)."""
-    yield StructureSpec(
-        name="ordinal",
-        factory=build_ordinal,
-        summary="ordered classes: similarity r ** |i - j| (option r)",
-        kind="similarity",
-    )
+    ),
+)
+#: ``ordinal``: ``S_ij = r ** |i - j|``
+structloss_structures = provides(
+    StructureSpec(
+        "ordinal", build_ordinal, "ordered classes: r ** |i - j| (option r)", "similarity"
+    ),
+)

@@ -7,9 +7,7 @@ when a config asks for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from structloss.hookspecs import hookimpl
+from structloss.hookspecs import provides
 from structloss.specs import ClassListSpec, StructureSpec
 from structloss_wordnet_tree.classlists import BUILTIN_LISTS
 from structloss_wordnet_tree.provider import build
@@ -17,19 +15,15 @@ from structloss_wordnet_tree.provider import build
 __all__ = ["structloss_class_lists", "structloss_structures"]
 
 
-@hookimpl
-def structloss_structures() -> Iterable[StructureSpec]:
-    """Yield the ``wordnet-tree`` provider."""
-    yield StructureSpec(
-        name="wordnet-tree",
-        factory=build,
-        summary="a class tree from WordNet's noun hypernyms (names, synsets or ImageNet ids)",
+structloss_structures = provides(
+    StructureSpec(
+        "wordnet-tree",
+        build,
+        "a class tree from WordNet's noun hypernyms (names, synsets or ImageNet ids)",
         kind="hierarchy",
-    )
-
-
-@hookimpl
-def structloss_class_lists() -> Iterable[ClassListSpec]:
-    """Yield the built-in class lists ``cifar100`` and ``imagenet1k``."""
-    for builtin in BUILTIN_LISTS.values():
-        yield ClassListSpec(name=builtin.name, factory=builtin.classes, summary=builtin.summary)
+    ),
+)
+#: ``cifar100`` and ``imagenet1k``
+structloss_class_lists = provides(
+    *(ClassListSpec(b.name, b.classes, b.summary) for b in BUILTIN_LISTS.values())
+)
