@@ -7,9 +7,11 @@ minimum over rounds is the least disturbed measurement, the median a typical one
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 Step = Callable[[], None]
 
@@ -57,3 +59,44 @@ def time_once(step: Step) -> float:
     start = time.perf_counter()
     step()
     return time.perf_counter() - start
+
+
+def backward_step(owner: Any, loss: Callable[[], Any]) -> Step:
+    """A step that clears the gradients of ``owner`` and backpropagates ``loss()``.
+
+    ``owner`` is a module (its parameters' gradients are cleared) or a leaf tensor.
+    """
+
+    def step() -> None:
+        if hasattr(owner, "zero_grad"):
+            owner.zero_grad(set_to_none=True)
+        else:
+            owner.grad = None
+        loss().backward()
+
+    return step
+
+
+def arguments(description: str, *, repeats: int, **extra: Any) -> argparse.ArgumentParser:
+    """A parser with the options every loss benchmark shares, and ``extra`` ones.
+
+    Shared: ``--batch`` (256), ``--classes`` (1000 10000), ``--repeats`` and ``--threads``;
+    ``extra`` maps an option name to ``add_argument`` keywords (``k={"type": int}``).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed rounds")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    for name, options in extra.items():
+        parser.add_argument(f"--{name}", **options)
+    return parser
+
+
+def start(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` and print the versions and threads the figures come from."""
+    import torch
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch}")

@@ -28,7 +28,7 @@ import tracemalloc
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _timing import interleaved, median
+from _timing import backward_step, interleaved, median
 from scipy import sparse
 from torch import nn
 
@@ -151,19 +151,14 @@ def bench_step(
     bce_target = target.float()
     core_bce = BinaryCrossEntropy(labels)
 
-    def bce_step() -> None:
-        bce_head.zero_grad(set_to_none=True)
-        F.binary_cross_entropy_with_logits(bce_head(x), bce_target).backward()
-
-    def core_step() -> None:
-        bce_head.zero_grad(set_to_none=True)
-        core_bce(bce_head(x), target).backward()
-
-    def pmi_step() -> None:
-        pmi_head.zero_grad(set_to_none=True)
-        loss(pmi_head(x), target).backward()
-
-    times = median(interleaved({"bce": bce_step, "core": core_step, "pmi": pmi_step}, repeats))
+    steps = {
+        "bce": backward_step(
+            bce_head, lambda: F.binary_cross_entropy_with_logits(bce_head(x), bce_target)
+        ),
+        "core": backward_step(bce_head, lambda: core_bce(bce_head(x), target)),
+        "pmi": backward_step(pmi_head, lambda: loss(pmi_head(x), target)),
+    }
+    times = median(interleaved(steps, repeats))
     return times["bce"], times["core"], times["pmi"]
 
 

@@ -9,11 +9,9 @@ the extra logsumexp cost on top.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F
-from _timing import interleaved, median
+from _timing import arguments, backward_step, interleaved, median, start
 
 from structloss_simloss import SimLoss, ordinal_similarity
 
@@ -25,29 +23,18 @@ def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[flo
     target = torch.randint(classes, (batch,), generator=generator)
     simloss = SimLoss(ordinal_similarity([str(i) for i in range(classes)], r=0.5))
 
-    def ce_step() -> None:
-        logits.grad = None
-        F.cross_entropy(logits, target).backward()
-
-    def sim_step() -> None:
-        logits.grad = None
-        simloss(logits, target).backward()
-
-    times = median(interleaved({"ce": ce_step, "simloss": sim_step}, repeats))
+    steps = {
+        "ce": backward_step(logits, lambda: F.cross_entropy(logits, target)),
+        "simloss": backward_step(logits, lambda: simloss(logits, target)),
+    }
+    times = median(interleaved(steps, repeats))
     return times["ce"], times["simloss"]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Print a table of median times and SimLoss / cross-entropy ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}")
+    args = arguments(__doc__.splitlines()[0], repeats=30).parse_args(argv)
+    start(args)
     print("| classes | cross-entropy (ms) | simloss (ms) | ratio |")
     print("| ---: | ---: | ---: | ---: |")
     for classes in args.classes:

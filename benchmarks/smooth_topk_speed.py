@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from _timing import interleaved, median
+from _timing import arguments, backward_step, interleaved, median, start
 
 from structloss_smooth_topk import smooth_topk_torch
 
@@ -37,16 +37,10 @@ def steps_for(
     logits = torch.randn(batch, classes, generator=generator).to(device).requires_grad_()
     target = torch.randint(classes, (batch,), generator=generator).to(device)
 
-    def make(loss: Callable[[], torch.Tensor]) -> Step:
-        def step() -> None:
-            logits.grad = None
-            loss().backward()
-
-        return step
-
-    steps = {"cross-entropy": make(lambda: F.cross_entropy(logits, target))}
+    steps = {"cross-entropy": backward_step(logits, lambda: F.cross_entropy(logits, target))}
     for name, kernel in kernels.items():
-        steps[name] = make(lambda kernel=kernel: kernel(logits, target, k, 1.0, 1.0).mean())
+        loss = lambda kernel=kernel: kernel(logits, target, k, 1.0, 1.0).mean()  # noqa: E731
+        steps[name] = backward_step(logits, loss)
     return steps
 
 
@@ -76,16 +70,9 @@ def table(
 
 def main(argv: list[str] | None = None) -> None:
     """Print the CPU table and, where CUDA and triton are available, the GPU table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--classes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--k", type=int, nargs="+", default=[1, 5])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch}")
+    k_option = {"type": int, "nargs": "+", "default": [1, 5]}
+    args = arguments(__doc__.splitlines()[0], repeats=20, k=k_option).parse_args(argv)
+    start(args)
     table(
         "CPU: forward + backward, torch backend",
         "cpu",

@@ -23,7 +23,7 @@ import statistics
 
 import torch
 import torch.nn.functional as F
-from _timing import interleaved
+from _timing import backward_step, interleaved
 from torch import Tensor, nn
 
 import structloss
@@ -137,13 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.randn(args.batch, args.features)
     y = torch.randint(0, tree.num_classes, (args.batch,))
 
-    def baseline() -> None:
-        linear.zero_grad(set_to_none=True)
-        F.cross_entropy(linear(x), y).backward()
-
-    def tree_loss() -> None:
-        head.zero_grad(set_to_none=True)
-        objective(head(x), y).backward()
+    baseline = backward_step(linear, lambda: F.cross_entropy(linear(x), y))
+    tree_loss = backward_step(head, lambda: objective(head(x), y))
 
     def weights_only() -> None:
         head.zero_grad(set_to_none=True)

@@ -42,45 +42,32 @@ def simloss_with_embeddings() -> PluginHost:
     return isolated_host(hooks_of("simloss"), requires=[hooks_of("embedding-similarity")])
 
 
-def test_embedding_similarity_feeds_simloss(simloss_with_embeddings, tmp_path):
-    words = {
-        "cat": [1.0, 0.1, 0.0],
-        "dog": [0.9, 0.2, 0.0],
-        "car": [0.0, 0.1, 1.0],
-        "truck": [0.1, 0.0, 0.9],
-    }
-    config = {
-        "classes": list(words),
+def simloss_config(tmp_path: Path, words: dict[str, list[float]], classes: list[str], bound: float):
+    """simloss on an embedding-similarity from ``words``, cut at ``lower_bound = bound``."""
+    return {
+        "classes": classes,
         "structure": {
             "provider": "embedding-similarity",
             "vectors": str(word2vec_file(tmp_path, words)),
         },
-        "convert": {"lower_bound": 0.2},
+        "convert": {"lower_bound": bound},
         "loss": {"name": "simloss"},
     }
-    loss = compose(config, host=simloss_with_embeddings)
+
+
+# the embedding-similarity tests' vocabulary: animals along x, vehicles along z
+WORDS = {"cat": [1.0, 0.1, 0.0, 0.0], "dog": [0.9, 0.2, 0.0, 0.1], "tiger": [1.0, 0.0, 0.1, 0.0],
+         "car": [0.0, 0.1, 1.0, 0.0], "truck": [0.1, 0.0, 0.9, 0.2], "pickup": [0.0, 0.4, 0.8, 0.0]}  # fmt: skip
+
+
+def test_embedding_similarity_feeds_simloss(simloss_with_embeddings, tmp_path):
+    words = {name: WORDS[name] for name in ("cat", "dog", "car", "truck")}
+    loss = compose(simloss_config(tmp_path, words, list(words), 0.2), host=simloss_with_embeddings)
     assert loss.similarity[0, 1] > 0.9 and loss.similarity[0, 2] == 0.0
 
 
 def test_embedding_similarity_feeds_simloss_through_convert(simloss_with_embeddings, tmp_path):
-    # the embedding-similarity test vocabulary: animals along x, vehicles along z
-    words = {
-        "cat": [1.0, 0.1, 0.0, 0.0],
-        "dog": [0.9, 0.2, 0.0, 0.1],
-        "tiger": [1.0, 0.0, 0.1, 0.0],
-        "car": [0.0, 0.1, 1.0, 0.0],
-        "truck": [0.1, 0.0, 0.9, 0.2],
-        "pickup": [0.0, 0.4, 0.8, 0.0],
-    }
-    config = {
-        "classes": ["cat", "dog", "tiger", "car", "pickup_truck"],
-        "structure": {
-            "provider": "embedding-similarity",
-            "vectors": str(word2vec_file(tmp_path, words)),
-        },
-        "convert": {"lower_bound": 0.5},
-        "loss": {"name": "simloss"},
-    }
-    loss = compose(config, host=simloss_with_embeddings)
+    classes = ["cat", "dog", "tiger", "car", "pickup_truck"]
+    loss = compose(simloss_config(tmp_path, WORDS, classes, 0.5), host=simloss_with_embeddings)
     assert loss.num_classes == 5
     assert 0.0 < float(loss.similarity[0, 1]) < 1.0 and float(loss.similarity[0, 3]) == 0.0

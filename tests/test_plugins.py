@@ -630,13 +630,22 @@ def test_auto_uses_the_only_backend_with_a_kernel_for_the_op() -> None:
     assert host.backend("auto").select("double", "cpu") == "torch"
 
 
-def test_auto_with_no_runnable_kernel_says_where_kernels_exist() -> None:
-    host, _ = backend_host(devices=("cuda",), torch_ops=())
-    with pytest.raises(
-        BackendUnavailableError,
-        match=r"no available backend runs op 'double' on cpu tensors; kernels exist for: fast",
-    ):
-        host.backend("auto").kernel("double", "cpu")
+@pytest.mark.parametrize(
+    ("options", "backend", "op", "message"),
+    [  # auto, with no runnable kernel, says where kernels exist
+        ({"devices": ("cuda",), "torch_ops": ()}, "auto", "double",
+         r"no available backend runs op 'double' on cpu tensors; kernels exist for: fast"),
+        # a named backend without the op names the backends that have it
+        ({"fast_ops": ("double", "fancy")}, "torch", "fancy",
+         r"backend 'torch' has no kernel for op 'fancy'; backends that do: fast"),
+    ],
+)  # fmt: skip
+def test_a_missing_kernel_says_which_backends_have_it(
+    options: dict[str, Any], backend: str, op: str, message: str
+) -> None:
+    host, _ = backend_host(**options)
+    with pytest.raises(BackendUnavailableError, match=message):
+        host.backend(backend).kernel(op, "cpu")
 
 
 def test_a_named_backend_is_used_even_when_a_higher_priority_one_exists() -> None:
@@ -685,13 +694,6 @@ def test_an_unknown_op_is_a_clear_error() -> None:
         host.backend("auto").kernel("tripple", "cpu")
 
 
-def test_a_named_backend_without_the_op_names_the_backends_that_have_it() -> None:
-    host, _ = backend_host(fast_ops=("double", "fancy"))
-    with pytest.raises(
-        BackendUnavailableError,
-        match=r"backend 'torch' has no kernel for op 'fancy'; backends that do: fast",
-    ):
-        host.backend("torch").kernel("fancy", "cpu")
 
 
 def test_kernels_are_loaded_once() -> None:

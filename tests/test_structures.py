@@ -169,14 +169,7 @@ class TestHierarchyLayout:
         assert h.classes == ("bike", "cat", "bus", "dog", "car")
         assert h.nodes[:5] == h.classes
         np.testing.assert_array_equal(
-            h.distance_matrix(),
-            [
-                [0, 4, 2, 4, 2],
-                [4, 0, 4, 2, 4],
-                [2, 4, 0, 4, 2],
-                [4, 2, 4, 0, 4],
-                [2, 4, 2, 4, 0],
-            ],
+            h.distance_matrix(), _table("0 4 2 4 2; 4 0 4 2 4; 2 4 0 4 2; 4 2 4 0 4; 2 4 2 4 0")
         )
 
     def test_flat(self):
@@ -237,31 +230,22 @@ class TestHierarchyLayout:
 # Hierarchy: matrices and pairwise queries
 # ---------------------------------------------------------------------------------------
 
-UNBALANCED_DISTANCES = [
-    [0, 2, 4, 5, 6, 6],
-    [2, 0, 4, 5, 6, 6],
-    [4, 4, 0, 3, 4, 4],
-    [5, 5, 3, 0, 3, 3],
-    [6, 6, 4, 3, 0, 2],
-    [6, 6, 4, 3, 2, 0],
-]
-UNBALANCED_LCA_HEIGHTS = [
-    [0, 1, 4, 4, 4, 4],
-    [1, 0, 4, 4, 4, 4],
-    [4, 4, 0, 3, 3, 3],
-    [4, 4, 3, 0, 2, 2],
-    [4, 4, 3, 2, 0, 1],
-    [4, 4, 3, 2, 1, 0],
-]
+
+def _table(rows: str) -> list[list[int]]:
+    """A matrix written row by row: numbers apart by spaces, rows by semicolons."""
+    return [[int(v) for v in row.split()] for row in rows.split(";")]
+
+
+UNBALANCED_DISTANCES = _table(
+    "0 2 4 5 6 6; 2 0 4 5 6 6; 4 4 0 3 4 4; 5 5 3 0 3 3; 6 6 4 3 0 2; 6 6 4 3 2 0"
+)
+UNBALANCED_LCA_HEIGHTS = _table(
+    "0 1 4 4 4 4; 1 0 4 4 4 4; 4 4 0 3 3 3; 4 4 3 0 2 2; 4 4 3 2 0 1; 4 4 3 2 1 0"
+)
 # node indices: a0 b1 c2 d3 e4 f5 root6 x7 y8 z9 w10
-UNBALANCED_LCAS = [
-    [0, 7, 6, 6, 6, 6],
-    [7, 1, 6, 6, 6, 6],
-    [6, 6, 2, 8, 8, 8],
-    [6, 6, 8, 3, 9, 9],
-    [6, 6, 8, 9, 4, 10],
-    [6, 6, 8, 9, 10, 5],
-]
+UNBALANCED_LCAS = _table(
+    "0 7 6 6 6 6; 7 1 6 6 6 6; 6 6 2 8 8 8; 6 6 8 3 9 9; 6 6 8 9 4 10; 6 6 8 9 10 5"
+)
 
 
 class TestHierarchyMatrices:
@@ -653,14 +637,7 @@ class TestHierarchySerialisation:
         assert h.classes == tuple(order)
         assert h.to_parents() == THREE_LEVEL_PARENTS
         np.testing.assert_array_equal(
-            h.distance_matrix(),
-            [
-                [0, 4, 2, 4, 2],
-                [4, 0, 4, 2, 4],
-                [2, 4, 0, 4, 2],
-                [4, 2, 4, 0, 4],
-                [2, 4, 2, 4, 0],
-            ],
+            h.distance_matrix(), _table("0 4 2 4 2; 4 0 4 2 4; 2 4 0 4 2; 4 2 4 0 4; 2 4 2 4 0")
         )
 
     def test_from_dict(self):

@@ -278,55 +278,33 @@ class LossContext:
         """The number of classes."""
         return len(self.classes)
 
+    # The require_* accessors return the structure as the kind loss ``loss`` needs, or raise
+    # IncompatibleStructureError naming the loss and the fix. compose already guarantees the
+    # kind for a loss whose spec ``needs`` it (converting where it can); they narrow the type
+    # and give the one right error to factories called directly.
     def require_hierarchy(self, loss: str) -> Hierarchy:
-        """Return the structure, which loss ``loss`` needs to be a hierarchy.
-
-        ``compose`` already guarantees it for a loss whose spec says ``needs="hierarchy"``;
-        this narrows the type and gives the one right error to factories called directly.
-
-        Raises:
-            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
-        """
+        """The structure as the hierarchy loss ``loss`` needs (or IncompatibleStructureError)."""
         from structloss.structures import Hierarchy
 
-        return self._require(
-            Hierarchy, loss, "a hierarchy", 'a tree, such as "hierarchy-file" or "flat"'
-        )
+        gives = 'a tree, such as "hierarchy-file" or "flat"'
+        return self._require(Hierarchy, loss, "a hierarchy", gives)
 
     def require_similarity(self, loss: str) -> Similarity:
-        """Return the structure, which loss ``loss`` needs to be a similarity.
-
-        ``compose`` already guarantees it for a loss whose spec says ``needs="similarity"``
-        (converting a hierarchy or an embedding); this narrows the type and gives the one
-        right error to factories called directly.
-
-        Raises:
-            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
-        """
+        """The structure as the similarity loss ``loss`` needs (or IncompatibleStructureError)."""
         from structloss.structures import Similarity
 
-        return self._require(
-            Similarity,
-            loss,
-            "a similarity",
+        gives = (
             "a similarity, a hierarchy or an embedding (compose converts the last two), such"
-            ' as "hierarchy-file"',
+            ' as "hierarchy-file"'
         )
+        return self._require(Similarity, loss, "a similarity", gives)
 
     def require_embedding(self, loss: str) -> LabelEmbedding:
-        """Return the structure, which loss ``loss`` needs to be a label embedding.
-
-        ``compose`` already guarantees it for a loss whose spec says ``needs="embedding"``;
-        this narrows the type and gives the one right error to factories called directly.
-
-        Raises:
-            IncompatibleStructureError: naming ``loss`` and the fix, for any other structure.
-        """
+        """The structure as the embedding loss ``loss`` needs (or IncompatibleStructureError)."""
         from structloss.structures import LabelEmbedding
 
-        return self._require(
-            LabelEmbedding, loss, "a label embedding", "an embedding; nothing converts to one"
-        )
+        gives = "an embedding; nothing converts to one"
+        return self._require(LabelEmbedding, loss, "a label embedding", gives)
 
     def _require(self, kind: type, loss: str, needs: str, gives: str) -> Any:
         """The structure when it is a ``kind``; else the error naming the loss and the fix."""

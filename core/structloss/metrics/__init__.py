@@ -21,21 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from structloss.metrics.functions import (
-    average_precision,
-    conditional_risk,
-    crm_decode,
-    hierarchical_distance_at_k,
-    mean_average_precision,
-    mistake_severity,
-    precision_at_k,
-    recall_at_k,
-    similarity_accuracy,
-    superclass_accuracy,
-    top_k_accuracy,
-)
+from structloss.metrics import functions
+from structloss.metrics.functions import *  # noqa: F403 - the functions, by their __all__
 
-__all__ = [
+#: the ``torchmetrics`` classes, from structloss.metrics.classes on first use
+CLASS_NAMES = (
     "CRMDecoding",
     "HierarchicalDistanceAtK",
     "MeanAveragePrecision",
@@ -47,26 +37,12 @@ __all__ = [
     "SingleLabelMetrics",
     "SuperclassAccuracy",
     "TopKAccuracy",
-    "average_precision",
-    "conditional_risk",
-    "crm_decode",
-    "hierarchical_distance_at_k",
-    "mean_average_precision",
-    "mistake_severity",
-    "precision_at_k",
-    "recall_at_k",
-    "similarity_accuracy",
-    "superclass_accuracy",
-    "top_k_accuracy",
-]
-
-
-# the classes (the capitalised names), from structloss.metrics.classes on first use
-_CLASSES = frozenset(name for name in __all__ if name[0].isupper())
+)
+__all__ = [*CLASS_NAMES, *functions.__all__]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _CLASSES:  # torchmetrics costs seconds to import: only when a class is used
+    if name in CLASS_NAMES:  # torchmetrics costs seconds to import: only when a class is used
         from structloss.metrics import classes
 
         return getattr(classes, name)

@@ -18,22 +18,11 @@ from torchmetrics.utilities import dim_zero_cat
 from torchmetrics.wrappers.abstract import WrapperMetric
 
 from structloss.errors import InputError
+from structloss.metrics import CLASS_NAMES
 from structloss.metrics import functions as f
 from structloss.structures import Hierarchy
 
-__all__ = [
-    "CRMDecoding",
-    "HierarchicalDistanceAtK",
-    "MeanAveragePrecision",
-    "MistakeSeverity",
-    "MultiLabelMetrics",
-    "PrecisionAtK",
-    "RecallAtK",
-    "SimilarityAccuracy",
-    "SingleLabelMetrics",
-    "SuperclassAccuracy",
-    "TopKAccuracy",
-]
+__all__ = list(CLASS_NAMES)
 
 
 class _Ratio(Metric):

@@ -34,6 +34,8 @@ __all__ = [
 Sums = tuple[Tensor, Tensor]
 Groups = Tensor | np.ndarray | Sequence[int]
 SimilarityLike = Similarity | Tensor | np.ndarray
+Costs = Hierarchy | Tensor | np.ndarray
+"""A class tree (with a ``distance``) or a (classes, classes) cost matrix."""
 
 
 # -- validation and tables ---------------------------------------------------------------------
@@ -300,11 +302,7 @@ def superclass_accuracy(pred_or_scores: Tensor, target: Tensor, groups: Groups) 
 
 
 def conditional_risk(
-    probs: Tensor,
-    hierarchy: Hierarchy | Tensor | np.ndarray,
-    *,
-    distance: str = "lca-height",
-    from_logits: bool = False,
+    probs: Tensor, hierarchy: Costs, *, distance: str = "lca-height", from_logits: bool = False
 ) -> Tensor:
     """Return the expected cost of predicting each class: ``R[b, c] = sum_j p[b, j] d(c, j)``.
 
@@ -330,7 +328,7 @@ def conditional_risk(
     return probs @ costs.to(probs).T
 
 
-def _costs(hierarchy: Hierarchy | Tensor | np.ndarray, distance: str) -> Tensor:
+def _costs(hierarchy: Costs, distance: str) -> Tensor:
     if isinstance(hierarchy, Hierarchy):
         return _distance_table(hierarchy, distance)[: hierarchy.num_classes]
     # a tensor stays on its device: CRMDecoding passes its buffer
@@ -338,11 +336,7 @@ def _costs(hierarchy: Hierarchy | Tensor | np.ndarray, distance: str) -> Tensor:
 
 
 def crm_decode(
-    probs: Tensor,
-    hierarchy: Hierarchy | Tensor | np.ndarray,
-    *,
-    distance: str = "lca-height",
-    from_logits: bool = False,
+    probs: Tensor, hierarchy: Costs, *, distance: str = "lca-height", from_logits: bool = False
 ) -> Tensor:
     """Decode by conditional risk minimisation: the class of least expected tree distance.
 

@@ -17,19 +17,11 @@ plugin_host = plugin_host_fixture(structloss_embedding_similarity.hooks)
 
 # 4-d vectors with a known geometry: animals along x, vehicles along z
 WORDS: dict[str, list[float]] = {
-    "cat": [1.0, 0.1, 0.0, 0.0],
-    "dog": [0.9, 0.2, 0.0, 0.1],
-    "tiger": [1.0, 0.0, 0.1, 0.0],
-    "car": [0.0, 0.1, 1.0, 0.0],
-    "truck": [0.1, 0.0, 0.9, 0.2],
-    "pickup": [0.0, 0.4, 0.8, 0.0],
-    "maple": [0.0, 1.0, 0.0, 0.3],
-    "tree": [0.1, 0.8, 0.0, 0.5],
-    "goldfish": [0.6, 0.0, 0.0, 0.8],
-    "sea": [0.0, 0.0, 0.3, 1.0],
-    "lion": [0.8, 0.0, 0.0, 0.4],
-    "New_York": [0.3, 0.3, 0.3, 0.3],
-}
+    "cat": [1.0, 0.1, 0.0, 0.0], "dog": [0.9, 0.2, 0.0, 0.1], "tiger": [1.0, 0.0, 0.1, 0.0],
+    "car": [0.0, 0.1, 1.0, 0.0], "truck": [0.1, 0.0, 0.9, 0.2], "pickup": [0.0, 0.4, 0.8, 0.0],
+    "maple": [0.0, 1.0, 0.0, 0.3], "tree": [0.1, 0.8, 0.0, 0.5], "goldfish": [0.6, 0.0, 0.0, 0.8],
+    "sea": [0.0, 0.0, 0.3, 1.0], "lion": [0.8, 0.0, 0.0, 0.4], "New_York": [0.3, 0.3, 0.3, 0.3],
+}  # fmt: skip
 
 # the suffix each format is written with; "auto" must detect all of them
 FILES = {

@@ -65,13 +65,16 @@ def test_every_unknown_class_in_one_error(tiny: WordNet, tiny_offsets: dict[str,
         resolve_classes(tiny, classes, overrides)
     message = str(info.value)
     assert message.startswith("wordnet-tree: 6 class(es) have no WordNet noun synset")
-    assert "'poodel': 'poodel' is not a noun lemma (closest noun lemmas: poodle" in message
-    assert "'unicorn_horse'" in message
-    assert "'crane' -> 'crane.n.07': 'crane' has 2 noun sense(s): crane.n.01, crane.n.02" in message
-    assert "'cat' -> 'kitty': 'kitty' is not a noun lemma" in message
-    assert "'run.v.01': 'run.v.01' names a synset with part of speech 'v'" in message
-    assert "'n99999999': no noun synset at offset 99999999" in message
-    assert 'e.g. synsets = {poodel = "poodle.n.01"}' in message
+    expected = [
+        "'poodel': 'poodel' is not a noun lemma (closest noun lemmas: poodle",
+        "'unicorn_horse'",
+        "'crane' -> 'crane.n.07': 'crane' has 2 noun sense(s): crane.n.01, crane.n.02",
+        "'cat' -> 'kitty': 'kitty' is not a noun lemma",
+        "'run.v.01': 'run.v.01' names a synset with part of speech 'v'",
+        "'n99999999': no noun synset at offset 99999999",
+        'e.g. synsets = {poodel = "poodle.n.01"}',
+    ]
+    assert [part for part in expected if part not in message] == []
     assert "'dog'" not in message
 
 

@@ -14,9 +14,6 @@ from structloss_hierarchy_baselines.losses import (
     HierarchicalCrossEntropy,
     HierarchicalSoftmax,
     SoftLabels,
-    build_hier_softmax,
-    build_hxe,
-    build_soft_labels,
 )
 
 __version__ = "0.1.0"
@@ -26,7 +23,4 @@ __all__ = [
     "HierarchicalSoftmax",
     "SoftLabels",
     "__version__",
-    "build_hier_softmax",
-    "build_hxe",
-    "build_soft_labels",
 ]

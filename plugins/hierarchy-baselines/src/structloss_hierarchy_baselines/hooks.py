@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from structloss.hookspecs import provides
 from structloss.specs import LossSpec
-from structloss_hierarchy_baselines.losses import build_hier_softmax, build_hxe, build_soft_labels
+from structloss_hierarchy_baselines.losses import (
+    HierarchicalCrossEntropy,
+    HierarchicalSoftmax,
+    SoftLabels,
+)
 
 __all__ = ["structloss_losses"]
 
 _TREE = "hierarchy"
 structloss_losses = provides(
-    LossSpec("hxe", build_hxe, "hierarchical cross-entropy (Bertinetto et al. 2020)", _TREE),
-    LossSpec("soft-labels", build_soft_labels, "cross-entropy on soft targets exp(-beta d)", _TREE),
-    LossSpec("hier-softmax", build_hier_softmax, "a softmax per node's children; own head", _TREE),
+    LossSpec(
+        "hxe",
+        HierarchicalCrossEntropy,
+        "hierarchical cross-entropy (Bertinetto et al. 2020)",
+        _TREE,
+    ),
+    LossSpec("soft-labels", SoftLabels, "cross-entropy on soft targets exp(-beta d)", _TREE),
+    LossSpec("hier-softmax", HierarchicalSoftmax, "a softmax per node's children; own head", _TREE),
 )

@@ -34,9 +34,6 @@ __all__ = [
     "HierarchicalCrossEntropy",
     "HierarchicalSoftmax",
     "SoftLabels",
-    "build_hier_softmax",
-    "build_hxe",
-    "build_soft_labels",
 ]
 
 
@@ -75,7 +72,11 @@ class _HierarchyObjective(Objective):
     node_targets: ClassVar[bool] = True
     """Whether integer targets may name internal nodes (``num_classes <= t < num_nodes``)."""
 
-    def __init__(self, hierarchy: Hierarchy, *, reduction: str, ignore_index: int) -> None:
+    def __init__(
+        self, hierarchy: Hierarchy | LossContext, *, reduction: str, ignore_index: int
+    ) -> None:
+        if isinstance(hierarchy, LossContext):
+            hierarchy = hierarchy.require_hierarchy(self.loss_name)
         if not isinstance(hierarchy, Hierarchy):
             raise IncompatibleStructureError(
                 f"loss {self.loss_name!r} needs a Hierarchy, got {type(hierarchy).__name__};"
@@ -109,7 +110,8 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
     *down* the tree, and ``alpha = 0`` is cross-entropy divided by the number of edges.
 
     Args:
-        hierarchy: the class tree; its classes are the labels, in order.
+        hierarchy: the class tree; its classes are the labels, in order. Or the loss
+            context, whose structure is the tree (the class is its loss's factory).
         alpha: the decay of the weights up the tree, >= 0.
         weighting: ``"paper"`` (the formula above) or ``"reference-code"``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
@@ -127,7 +129,7 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
 
     def __init__(
         self,
-        hierarchy: Hierarchy,
+        hierarchy: Hierarchy | LossContext,
         *,
         alpha: float = 0.1,
         weighting: str = "paper",
@@ -135,6 +137,7 @@ class HierarchicalCrossEntropy(_HierarchyObjective):
         ignore_index: int = -100,
     ) -> None:
         super().__init__(hierarchy, reduction=reduction, ignore_index=ignore_index)
+        hierarchy = self.hierarchy
         self.alpha = _number("hxe", "alpha", alpha, positive=False)
         if weighting not in self.WEIGHTINGS:
             raise OptionError(
@@ -234,7 +237,8 @@ class SoftLabels(_HierarchyObjective):
     table of soft targets is a buffer, ``soft_targets``.
 
     Args:
-        hierarchy: the class tree; its classes are the labels, in order.
+        hierarchy: the class tree; its classes are the labels, in order. Or the loss
+            context, whose structure is the tree (the class is its loss's factory).
         beta: the hardness of the soft targets, > 0.
         distance: ``"lca-height"``, ``"bertinetto"`` or ``"edges"`` (see
             :meth:`Hierarchy.class_distances`).
@@ -254,7 +258,7 @@ class SoftLabels(_HierarchyObjective):
 
     def __init__(
         self,
-        hierarchy: Hierarchy,
+        hierarchy: Hierarchy | LossContext,
         *,
         beta: float = 4.0,
         distance: str = "lca-height",
@@ -262,6 +266,7 @@ class SoftLabels(_HierarchyObjective):
         ignore_index: int = -100,
     ) -> None:
         super().__init__(hierarchy, reduction=reduction, ignore_index=ignore_index)
+        hierarchy = self.hierarchy
         self.beta = _number("soft-labels", "beta", beta, positive=True)
         if distance not in DISTANCES:
             raise OptionError(
@@ -320,7 +325,8 @@ class HierarchicalSoftmax(_HierarchyObjective):
     flat tree the outputs are the class logits and the loss is cross-entropy.
 
     Args:
-        hierarchy: the class tree; its classes are the labels, in order.
+        hierarchy: the class tree; its classes are the labels, in order. Or the loss
+            context, whose structure is the tree (the class is its loss's factory).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped; not a node index.
 
@@ -335,9 +341,14 @@ class HierarchicalSoftmax(_HierarchyObjective):
     loss_name = "hier-softmax"
 
     def __init__(
-        self, hierarchy: Hierarchy, *, reduction: str = "mean", ignore_index: int = -100
+        self,
+        hierarchy: Hierarchy | LossContext,
+        *,
+        reduction: str = "mean",
+        ignore_index: int = -100,
     ) -> None:
         super().__init__(hierarchy, reduction=reduction, ignore_index=ignore_index)
+        hierarchy = self.hierarchy
         c = hierarchy.num_classes
         columns = [*range(c), *range(c + 1, hierarchy.num_nodes)]
         group = [hierarchy.parents[v] - c for v in columns]  # sibling group = parent's index
@@ -378,66 +389,3 @@ class HierarchicalSoftmax(_HierarchyObjective):
             cond = self.conditional_log_probs(outputs)
             per_sample = -cond.gather(1, self.ancestors[index]).sum(1)
         return self.reduce(per_sample, valid)
-
-
-def build_hxe(
-    context: LossContext,
-    *,
-    alpha: float = 0.1,
-    weighting: str = "paper",
-    reduction: str = "mean",
-    ignore_index: int = -100,
-) -> HierarchicalCrossEntropy:
-    """Factory of loss ``hxe``: :class:`HierarchicalCrossEntropy` over the context's tree.
-
-    Args:
-        context: the loss context; its structure must be a hierarchy.
-        alpha: decay of the weights ``exp(-alpha * l)``, ``l`` edges up from the target;
-            >= 0, and 0 is cross-entropy (so 0 would make a useless default).
-        weighting: ``"paper"`` (the formula) or ``"reference-code"`` (the authors' code:
-            ``exp(-alpha * depth)`` per edge, normalised over the tree).
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: a target value that is skipped.
-    """
-    tree = context.require_hierarchy("hxe")
-    return HierarchicalCrossEntropy(
-        tree, alpha=alpha, weighting=weighting, reduction=reduction, ignore_index=ignore_index
-    )
-
-
-def build_soft_labels(
-    context: LossContext,
-    *,
-    beta: float = 4.0,
-    distance: str = "lca-height",
-    reduction: str = "mean",
-    ignore_index: int = -100,
-) -> SoftLabels:
-    """Factory of loss ``soft-labels``: :class:`SoftLabels` over the context's tree.
-
-    Args:
-        context: the loss context; its structure must be a hierarchy.
-        beta: hardness of the soft targets ``exp(-beta * d)``, > 0; large is cross-entropy.
-            ``d`` is not rescaled: the reference code's ``beta`` over ``max(d)`` is this one.
-        distance: the class distance ``d``: ``"lca-height"``, ``"bertinetto"`` or ``"edges"``.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: a target value that is skipped.
-    """
-    tree = context.require_hierarchy("soft-labels")
-    return SoftLabels(
-        tree, beta=beta, distance=distance, reduction=reduction, ignore_index=ignore_index
-    )
-
-
-def build_hier_softmax(
-    context: LossContext, *, reduction: str = "mean", ignore_index: int = -100
-) -> HierarchicalSoftmax:
-    """Factory of loss ``hier-softmax``: :class:`HierarchicalSoftmax` over the context's tree.
-
-    Args:
-        context: the loss context; its structure must be a hierarchy.
-        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
-        ignore_index: a target value that is skipped.
-    """
-    tree = context.require_hierarchy("hier-softmax")
-    return HierarchicalSoftmax(tree, reduction=reduction, ignore_index=ignore_index)
