@@ -32,6 +32,7 @@ from structloss.errors import (
     UnknownComponentError,
 )
 from structloss.registry import PluginInfo
+from structloss.testing import assert_mentions
 
 BUILTIN_PLUGINS = (
     "structloss.builtin.backends",
@@ -159,12 +160,14 @@ def test_import_failure_surfaces_when_a_config_asks_for_a_missing_name() -> None
     host = make_host(entry_points=[broken_entry_point("acme-losses")])
     with pytest.raises(UnknownComponentError) as info:
         compose_ce(host, name="acme-tree-loss")
-    message = str(info.value)
-    assert "unknown loss 'acme-tree-loss'" in message
-    assert "Available: binary-cross-entropy, cross-entropy" in message
-    assert "plugin 'acme-losses' failed at import" in message
-    assert "No module named 'no_such_module_xyz'" in message
-    assert "STRUCTLOSS_DISABLE_PLUGINS" in message
+    assert_mentions(
+        info.value,
+        "unknown loss 'acme-tree-loss'",
+        "Available: binary-cross-entropy, cross-entropy",
+        "plugin 'acme-losses' failed at import",
+        "No module named 'no_such_module_xyz'",
+        "STRUCTLOSS_DISABLE_PLUGINS",
+    )
     assert info.value.__cause__ is host.failures[0].error
 
 
@@ -421,11 +424,13 @@ def test_a_collision_raises_only_when_the_name_is_requested() -> None:
     assert {r.plugin.name for r in regs} == {"acme", "bolt"}
     with pytest.raises(DuplicateComponentError) as info:
         compose_ce(host, name="tree-loss")
-    message = str(info.value)
-    assert "loss 'tree-loss' is provided by both" in message
-    assert "plugin 'acme' (acme-losses 1.0)" in message
-    assert "plugin 'bolt' (bolt-losses 2.5)" in message
-    assert "STRUCTLOSS_DISABLE_PLUGINS (plugins: acme,bolt)" in message
+    assert_mentions(
+        info.value,
+        "loss 'tree-loss' is provided by both",
+        "plugin 'acme' (acme-losses 1.0)",
+        "plugin 'bolt' (bolt-losses 2.5)",
+        "STRUCTLOSS_DISABLE_PLUGINS (plugins: acme,bolt)",
+    )
     for other in ("alpha-loss", "beta-loss", "cross-entropy"):
         assert isinstance(compose_ce(host, name=other), CrossEntropy)
 
@@ -694,8 +699,6 @@ def test_an_unknown_op_is_a_clear_error() -> None:
         host.backend("auto").kernel("tripple", "cpu")
 
 
-
-
 def test_kernels_are_loaded_once() -> None:
     host, factories = backend_host()
     backend = host.backend("auto")
@@ -840,3 +843,22 @@ def test_a_bad_option_value_is_an_option_error_and_a_config_error() -> None:
         compose(config)
     assert isinstance(info.value, ConfigError)
     assert isinstance(info.value, ValueError)
+
+
+def test_provides_is_a_hook_implementation_yielding_its_specs() -> None:
+    from structloss import provides
+
+    spec = LossSpec("short-form", build_cross_entropy, "cross-entropy, declared by provides")
+    plugin = types.ModuleType("short_form_plugin")
+    plugin.structloss_losses = provides(spec)  # type: ignore[attr-defined]
+    host = PluginHost(entry_points=[], env={})
+    assert host.register(plugin, PluginInfo(name="short-form"))
+    assert host.spec("loss", "short-form") is spec
+    loss = compose({"classes": ["a", "b"], "loss": "short-form"}, host=host)
+    assert isinstance(loss, CrossEntropy) and loss.num_classes == 2
+
+
+def test_assert_mentions_lists_what_a_message_lacks() -> None:
+    assert_mentions(ValueError("alpha must be >= 0, got -1"), "alpha", "got -1")
+    with pytest.raises(AssertionError, match=r"lacks \['beta'\]; it reads:\nalpha"):
+        assert_mentions("alpha must be >= 0", "alpha", "beta")

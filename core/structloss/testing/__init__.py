@@ -26,12 +26,14 @@ so a plain ``pytest`` test is all a plugin needs::
   :class:`~structloss.LabelStructure` is consistent, converts and round-trips.
 - :func:`example_hierarchy`, :func:`example_structure` (:mod:`~structloss.testing.examples`):
   small structures over any classes.
+- :func:`assert_mentions`: an error message says every part it should.
 - :func:`isolated_host`: a fresh host with the built-ins and one plugin; the pytest fixture
   ``plugin_host`` of :mod:`structloss.testing.fixtures` returns one per test.
 """
 
 from __future__ import annotations
 
+from structloss.testing._assertions import assert_mentions
 from structloss.testing.examples import DEFAULT_CLASSES, example_hierarchy, example_structure
 from structloss.testing.losses import check_loss
 from structloss.testing.plugins import check_plugin, isolated_host
@@ -39,6 +41,7 @@ from structloss.testing.structures import check_structure
 
 __all__ = [
     "DEFAULT_CLASSES",
+    "assert_mentions",
     "check_loss",
     "check_plugin",
     "check_structure",

@@ -37,3 +37,14 @@ def call(who: str, what: str, function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
     except Exception as exc:
         raise fail(who, f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def assert_mentions(message: object, *parts: str) -> None:
+    """Assert that ``message`` (an exception or a string) contains every one of ``parts``.
+
+    For tests of error messages: the failure lists each missing part and the whole message.
+    """
+    text = str(message)
+    missing = [part for part in parts if part not in text]
+    if missing:
+        raise AssertionError(f"the message lacks {missing!r}; it reads:\n{text}")
