@@ -26,7 +26,8 @@ so a plain ``pytest`` test is all a plugin needs::
   :class:`~structloss.LabelStructure` is consistent, converts and round-trips.
 - :func:`example_hierarchy`, :func:`example_structure` (:mod:`~structloss.testing.examples`):
   small structures over any classes.
-- :func:`assert_mentions`: an error message says every part it should.
+- :func:`assert_mentions`: an error message says every part it should; :func:`fit`
+  trains a model on one batch and returns the loss before and after.
 - :func:`isolated_host`: a fresh host with the built-ins and one plugin; the pytest fixture
   ``plugin_host`` of :mod:`structloss.testing.fixtures` returns one per test.
 """
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 from structloss.testing._assertions import assert_mentions
 from structloss.testing.examples import DEFAULT_CLASSES, example_hierarchy, example_structure
-from structloss.testing.losses import check_loss
+from structloss.testing.losses import check_loss, fit
 from structloss.testing.plugins import check_plugin, isolated_host
 from structloss.testing.structures import check_structure
 
@@ -47,5 +48,6 @@ __all__ = [
     "check_structure",
     "example_hierarchy",
     "example_structure",
+    "fit",
     "isolated_host",
 ]

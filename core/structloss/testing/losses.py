@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from structloss.objective import REDUCTIONS, Objective
 from structloss.testing._assertions import call, close, fail
 
-__all__ = ["LossFactory", "check_loss"]
+__all__ = ["LossFactory", "check_loss", "fit"]
 
 LossFactory = Callable[..., Objective]
 """``factory(**overrides) -> Objective``: builds the loss under test again, the same way."""
@@ -86,6 +86,30 @@ def check_loss(
     _check_state_dict(objective, factory, outputs, target, reference, who)
     _check_reductions(objective, factory, outputs, target, check_ignore, who)
     _check_moves(objective, head, features, target, reference, devices, who)
+
+
+def fit(
+    loss: Objective,
+    model: nn.Module,
+    x: Tensor,
+    target: Any,
+    *,
+    steps: int = 100,
+    lr: float = 0.05,
+    optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.Adam,
+) -> tuple[float, float]:
+    """Train ``model`` on one batch with ``loss``; return the loss before and after.
+
+    For tests that a loss can train: ``first, last = fit(loss, loss.head(8), x, y)`` and
+    assert ``last < first / 2``. ``optimizer(parameters, lr=lr)`` makes the optimiser.
+    """
+    opt = optimizer(model.parameters(), lr=lr)
+    first = float(loss(model(x), target).detach())
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(model(x), target).backward()
+        opt.step()
+    return first, float(loss(model(x), target).detach())
 
 
 def _walk_tensors(value: Any, path: str) -> Iterable[str]:

@@ -15,6 +15,7 @@ from torch import nn
 from structloss import LabelEmbedding
 from structloss.errors import InputError
 from structloss.metrics import mean_average_precision, precision_at_k
+from structloss.testing import fit
 from structloss_pmi_embedding import PMIEmbeddingLoss
 
 # three labels in two dimensions: e0 = (1, 0), e1 = (0, 1), e2 = (1, 1) / sqrt(2)
@@ -196,11 +197,5 @@ def test_trains_a_linear_model():
     loss = PMIEmbeddingLoss(embedding)
     x = torch.randn(64, 8)
     target = torch.rand(64, 10) < 0.25
-    head = loss.head(8)
-    optimizer = torch.optim.Adam(head.parameters(), lr=0.05)
-    first = float(loss(head(x), target).detach())
-    for _ in range(100):
-        optimizer.zero_grad()
-        loss(head(x), target).backward()
-        optimizer.step()
-    assert float(loss(head(x), target).detach()) < first / 2
+    first, last = fit(loss, loss.head(8), x, target, steps=100, lr=0.05)
+    assert last < first / 2

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from structloss.errors import InputError
 from structloss.structures import Hierarchy
+from structloss.testing import fit
 from structloss_tree_loss import TreeLoss
 
 
@@ -56,11 +57,7 @@ def test_a_trained_head_learns_from_coarse_labels(irregular: Hierarchy) -> None:
     x, target = torch.randn(32, 4), torch.full((32,), node)
     below = classes_below(irregular, node)
     before = torch.softmax(head(x), 1)[:, below].sum(1).mean()
-    optimiser = torch.optim.SGD(head.parameters(), lr=0.5)
-    for _ in range(30):
-        optimiser.zero_grad()
-        loss(head(x), target).backward()
-        optimiser.step()
+    fit(loss, head, x, target, steps=30, lr=0.5, optimizer=torch.optim.SGD)
     after = torch.softmax(head(x), 1)[:, below].sum(1).mean()
     assert after > before + 0.2
 

@@ -128,6 +128,12 @@ def _subtree_sums(
     return out
 
 
+def _save_tree(ctx: FunctionCtx, tree: tuple[Any, ...]) -> None:
+    """Keep the tree's index tensors and constants for the backward pass."""
+    ctx.save_for_backward(*tree[:4])
+    ctx.constants = tree[4:]  # type: ignore[attr-defined]
+
+
 class _PathSum(torch.autograd.Function):
     """``W = A V``; its gradient is ``A^T dW`` (:class:`_SubtreeSum`).
 
@@ -135,19 +141,10 @@ class _PathSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: FunctionCtx,
-        vectors: Tensor,
-        path_index: Tensor,
-        path_offsets: Tensor,
-        class_parent: Tensor,
-        inner_parent: Tensor,
-        levels: Levels,
-        frozen_root: bool,
-    ) -> Tensor:
-        ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
-        ctx.constants = (levels, frozen_root)  # type: ignore[attr-defined]
-        return _path_sums(vectors, path_index, path_offsets)
+    def forward(ctx: FunctionCtx, vectors: Tensor, *tree: Any) -> Tensor:  # type: ignore[override]
+        """``tree``: path_index, path_offsets, class_parent, inner_parent, levels, frozen_root."""
+        _save_tree(ctx, tree)
+        return _path_sums(vectors, tree[0], tree[1])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
@@ -161,19 +158,10 @@ class _SubtreeSum(torch.autograd.Function):
     """``G = A^T dW`` (``P A^T dW`` with ``frozen_root``); its gradient is ``A dG`` (``A P dG``)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: FunctionCtx,
-        grad: Tensor,
-        path_index: Tensor,
-        path_offsets: Tensor,
-        class_parent: Tensor,
-        inner_parent: Tensor,
-        levels: Levels,
-        frozen_root: bool,
-    ) -> Tensor:
-        ctx.save_for_backward(path_index, path_offsets, class_parent, inner_parent)
-        ctx.constants = (levels, frozen_root)  # type: ignore[attr-defined]
-        return _subtree_sums(grad, class_parent, inner_parent, levels, frozen_root)
+    def forward(ctx: FunctionCtx, grad: Tensor, *tree: Any) -> Tensor:  # type: ignore[override]
+        """``tree`` as for :class:`_PathSum`."""
+        _save_tree(ctx, tree)
+        return _subtree_sums(grad, *tree[2:])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
