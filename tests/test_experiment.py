@@ -55,6 +55,20 @@ def test_run_writes_a_complete_run_folder(tmp_path):
     assert results[0].final["top5"] >= results[0].final["top1"]
 
 
+def test_train_distance_sets_the_tree_metrics_definition(tmp_path):
+    """On a balanced tree the path length is exactly twice the LCA height."""
+    finals = {}
+    for distance in ("lca-height", "edges"):
+        config = {**SMALL, "losses": ["cross-entropy"]}
+        config["train"] = {**SMALL["train"], "distance": distance}
+        (result,) = run_experiment(config, host=host(), out_dir=tmp_path / distance)
+        finals[distance] = result.final
+    lca, edges = finals["lca-height"], finals["edges"]
+    assert lca["top1"] == edges["top1"] and lca["mistake_severity"] > 0
+    for key in ("mistake_severity", "hier_distance@5", "crm_mistake_severity"):
+        assert edges[key] == pytest.approx(2 * lca[key]), key
+
+
 def test_runs_are_reproducible(tmp_path):
     a = run_experiment(SMALL, host=host())
     b = run_experiment(SMALL, host=host())

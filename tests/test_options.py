@@ -120,6 +120,10 @@ def test_compose_rejects_a_quoted_label_smoothing():
         ({"k": 0}, r"k must be >= 1, got 0"),
         ({"seed": -1}, r"seed must be >= 0, got -1"),
         ({"optimizer": "adamw"}, r"optimizer must be one of 'adam', 'sgd', got 'adamw'"),
+        (
+            {"distance": "bertineto"},
+            r"\[train\] distance: unknown distance 'bertineto'; did you mean 'bertinetto'",
+        ),
         ("fast", r"\[train\] must be a table"),
     ],
 )

@@ -10,6 +10,7 @@ import attrs
 
 from structloss.errors import ConfigError, closest
 from structloss.options import check_types
+from structloss.structures import check_distance
 
 __all__ = ["OPTIMIZERS", "TrainSettings"]
 
@@ -21,7 +22,9 @@ class TrainSettings:
     Every value is checked for type and range (``epochs = 1.5`` or ``lr = "fast"`` is an
     error naming the option). ``k`` is the k of the top-k metrics: by default 5, or the
     number of classes where there are fewer; a ``k`` set above the number of classes is an
-    error.
+    error. ``distance`` is the class distance of the tree metrics and of conditional risk
+    minimisation: ``"lca-height"``, ``"bertinetto"`` (the definition of Bertinetto et al.'s
+    published numbers) or ``"edges"``.
     """
 
     epochs: int = 15
@@ -31,6 +34,7 @@ class TrainSettings:
     optimizer: str = "adam"
     seed: int = 0
     k: int | None = None  # None: 5, or the number of classes when there are fewer
+    distance: str = "lca-height"
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> TrainSettings:
@@ -55,6 +59,7 @@ class TrainSettings:
             if not (value > low if strict else value >= low) or not math.isfinite(value):
                 bound = f"> {low}" if strict else f">= {low}"
                 raise ConfigError(f"[train] {name} must be {bound}, got {value!r}")
+        check_distance(settings.distance, where="[train] distance")
         if settings.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"[train] optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got"

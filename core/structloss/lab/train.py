@@ -393,7 +393,7 @@ class Experiment:
                 history.append(row)
                 return self._diverged(history, epoch, seconds), None
             k = settings.k if settings.k is not None else min(5, data.num_classes)
-            row.update(self.evaluate(model, objective, data, k, structure))
+            row.update(self.evaluate(model, objective, data, k, structure, settings.distance))
             row["seconds"] = time.perf_counter() - start
             history.append(row)
             self.on_epoch()
@@ -425,8 +425,12 @@ class Experiment:
         data: Dataset,
         k: int,
         structure: LabelStructure | None = None,
+        distance: str = "lca-height",
     ) -> dict[str, float]:
         """Metrics on the test split: each rank scores a shard; the metrics sum over ranks.
+
+        Tree metrics and conditional risk minimisation use ``distance`` (``[train]
+        distance``).
 
         The metrics are :class:`~structloss.metrics.SingleLabelMetrics` (or
         :class:`~structloss.metrics.MultiLabelMetrics`), ``torchmetrics`` collections that
@@ -443,7 +447,11 @@ class Experiment:
             metrics: Any = MultiLabelMetrics(num_classes=num_classes, k=k)
         else:
             metrics = SingleLabelMetrics(
-                num_classes=num_classes, k=k, crm=True, **_tree_of(data, structure)
+                num_classes=num_classes,
+                k=k,
+                crm=True,
+                distance=distance,
+                **_tree_of(data, structure),
             )
         metrics.to(world.device)
         mine = torch.arange(world.rank, data.x_test.shape[0], world.size)

@@ -471,15 +471,16 @@ def _read_json_source(source: str | Path) -> str:
 DISTANCES = ("lca-height", "bertinetto", "edges")
 
 
-def check_distance(distance: str) -> str:
+def check_distance(distance: str, *, where: str = "") -> str:
     """Return ``distance`` if it names a definition in :data:`DISTANCES`, else raise.
 
     Raises:
-        ConfigError: naming the bad value and the valid ones.
+        ConfigError: naming the bad value (after ``where``, such as ``"[train] distance"``)
+            and the valid ones.
     """
     if distance not in DISTANCES:
         raise ConfigError(
-            f"unknown distance {distance!r}{closest(str(distance), DISTANCES)}; choose one of:"
-            f" {', '.join(DISTANCES)}"
+            f"{where + ': ' if where else ''}unknown distance {distance!r}"
+            f"{closest(str(distance), DISTANCES)}; choose one of: {', '.join(DISTANCES)}"
         )
     return distance
