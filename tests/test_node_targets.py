@@ -23,6 +23,7 @@ from structloss.metrics import (
     mistake_severity,
     top_k_accuracy,
 )
+from structloss.testing import mixup_target
 
 # classes at depths 1..3; "w" has a single child
 PARENTS = {
@@ -154,19 +155,10 @@ def test_node_targets_under_torch_compile() -> None:
 
 
 # -- probability targets --------------------------------------------------------------------------
-def mixup_target(y: torch.Tensor, lam: float, smoothing: float, classes: int) -> torch.Tensor:
-    """Soft targets built the way timm's ``Mixup`` builds them (``mixup_target``)."""
-    off = smoothing / classes
-    on = 1.0 - smoothing + off
-    y1 = torch.full((len(y), classes), off).scatter_(1, y[:, None], on)
-    y2 = torch.full((len(y), classes), off).scatter_(1, y.flip(0)[:, None], on)
-    return y1 * lam + y2 * (1.0 - lam)
-
-
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_cross_entropy_takes_a_mixup_target(smoothing: float) -> None:
     y = torch.tensor([0, 3, 5, 6, 2, 1])
-    q = mixup_target(y, 0.7, smoothing, C)
+    q = mixup_target(y, C, lam=0.7, smoothing=smoothing)
     z = torch.randn(6, C)
     torch.testing.assert_close(ce_with_tree()(z, q), F.cross_entropy(z, q))
     lam = 0.7

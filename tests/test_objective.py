@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from structloss import Objective, PluginHost, compose
 from structloss.builtin.losses import CrossEntropy
-from structloss.errors import InputError
+from structloss.errors import InputError, OptionError
 
 NUM_CLASSES = 5
 CLASSES = [f"c{i}" for i in range(NUM_CLASSES)]
@@ -356,12 +356,14 @@ def test_label_smoothing_range(smoothing: float) -> None:
         ([1.0, 2.0], r"\(2,\)"),
         ([1, 1, 1, 1, -1], r"\(5,\)"),
         ([1, 1, 1, 1, float("nan")], r"\(5,\)"),
+        ([0, 0, 0, 0, 0], r"\(5,\): \[0\.0, 0\.0"),
     ],
 )
 def test_bad_weights(weight: list[float], shape: str) -> None:
     with pytest.raises(
-        InputError,
-        match=rf"weight must be 5 finite non-negative numbers \(one per class\), got shape {shape}",
+        OptionError,
+        match=rf"weight must be 5 finite non-negative numbers \(one per class\), not all zero;"
+        rf" got shape {shape}",
     ):
         make_ce(weight=weight)
 

@@ -32,7 +32,7 @@ from structloss.errors import (
     UnknownComponentError,
 )
 from structloss.registry import PluginInfo
-from structloss.testing import assert_mentions
+from structloss.testing import assert_mentions, mixup_target
 
 BUILTIN_PLUGINS = (
     "structloss.builtin.backends",
@@ -862,3 +862,17 @@ def test_assert_mentions_lists_what_a_message_lacks() -> None:
     assert_mentions(ValueError("alpha must be >= 0, got -1"), "alpha", "got -1")
     with pytest.raises(AssertionError, match=r"lacks \['beta'\]; it reads:\nalpha"):
         assert_mentions("alpha must be >= 0", "alpha", "beta")
+
+
+def test_mixup_target_mixes_smoothed_one_hots_of_the_batch_and_its_reverse() -> None:
+    y = torch.tensor([0, 2, 1, 1])
+    q = mixup_target(y, 4, lam=0.7, smoothing=0.2, dtype=torch.float64)
+    on, off = 1 - 0.2 + 0.05, 0.05  # timm: on = 1 - s + s / C, off = s / C
+    expected = torch.full((4, 4), off, dtype=torch.float64)
+    for row, (a, b) in enumerate(zip(y.tolist(), y.flip(0).tolist(), strict=True)):
+        expected[row] = off
+        expected[row, a] += 0.7 * (on - off)
+        expected[row, b] += 0.3 * (on - off)
+    torch.testing.assert_close(q, expected)
+    torch.testing.assert_close(q.sum(1), torch.ones(4, dtype=torch.float64))
+    assert mixup_target(y, 4, lam=1.0).dtype == torch.float32

@@ -14,7 +14,7 @@ from structloss.targets import multi_hot
 if TYPE_CHECKING:
     from structloss.structures import Hierarchy
 
-__all__ = ["REDUCTIONS", "Objective", "is_probability_target", "work_dtype"]
+__all__ = ["REDUCTIONS", "Objective", "class_weight", "is_probability_target", "work_dtype"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -27,6 +27,34 @@ def is_probability_target(target: object) -> bool:
 def work_dtype(outputs: Tensor) -> torch.dtype:
     """The dtype a loss computes in: float64 stays float64, other floats run in float32."""
     return torch.float64 if outputs.dtype == torch.float64 else torch.float32
+
+
+def class_weight(weight: Sequence[float] | Tensor | None, num_classes: int) -> Tensor | None:
+    """``weight`` as a float32 tensor of one finite weight >= 0 per class, or None.
+
+    The ``weight`` option of ``nn.CrossEntropyLoss`` and the losses modelled on it.
+
+    Raises:
+        OptionError: for the wrong length, a negative or non-finite weight, or all zeros.
+    """
+    if weight is None:
+        return None
+    try:
+        values = torch.as_tensor(weight, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise OptionError(f"weight must be {num_classes} numbers (one per class): {exc}") from exc
+    if (
+        values.shape != (num_classes,)
+        or not bool(torch.isfinite(values).all())
+        or bool((values < 0).any())
+        or not bool(values.any())
+    ):
+        shown = f": {values.tolist()[:8]}" if values.ndim == 1 else ""
+        raise OptionError(
+            f"weight must be {num_classes} finite non-negative numbers (one per class), not"
+            f" all zero; got shape {tuple(values.shape)}{shown}"
+        )
+    return values
 
 
 def _same_device(outputs: Tensor, target: Tensor) -> None:

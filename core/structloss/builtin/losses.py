@@ -10,7 +10,7 @@ from torch import Tensor
 
 from structloss.errors import InputError, OptionError
 from structloss.hookspecs import provides
-from structloss.objective import Objective, is_probability_target, work_dtype
+from structloss.objective import Objective, class_weight, is_probability_target, work_dtype
 from structloss.specs import LossContext, LossSpec
 from structloss.structures import Hierarchy
 
@@ -47,18 +47,7 @@ class CrossEntropy(Objective):
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise OptionError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
-        if weight is not None:
-            weight = torch.as_tensor(weight, dtype=torch.float32)
-            if (
-                weight.shape != (num_classes,)
-                or not torch.isfinite(weight).all()
-                or (weight < 0).any()
-            ):
-                raise InputError(
-                    f"weight must be {num_classes} finite non-negative numbers (one per class),"
-                    f" got shape {tuple(weight.shape)}"
-                )
-        self.register_buffer("weight", weight)
+        self.register_buffer("weight", class_weight(weight, num_classes))
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the cross-entropy of ``outputs`` (logits) against ``target``."""

@@ -25,7 +25,8 @@ so a plain ``pytest`` test is all a plugin needs::
 - :func:`check_structure` (:mod:`~structloss.testing.structures`): a
   :class:`~structloss.LabelStructure` is consistent, converts and round-trips.
 - :func:`example_hierarchy`, :func:`example_structure` (:mod:`~structloss.testing.examples`):
-  small structures over any classes.
+  small structures over any classes; :func:`mixup_target`: probability targets as timm's
+  ``Mixup`` builds them, for checking a loss takes them.
 - :func:`assert_mentions`: an error message says every part it should; :func:`fit`
   trains a model on one batch and returns the loss before and after.
 - :func:`isolated_host`: a fresh host with the built-ins and one plugin; the pytest fixture
@@ -35,7 +36,12 @@ so a plain ``pytest`` test is all a plugin needs::
 from __future__ import annotations
 
 from structloss.testing._assertions import assert_mentions
-from structloss.testing.examples import DEFAULT_CLASSES, example_hierarchy, example_structure
+from structloss.testing.examples import (
+    DEFAULT_CLASSES,
+    example_hierarchy,
+    example_structure,
+    mixup_target,
+)
 from structloss.testing.losses import check_loss, fit
 from structloss.testing.plugins import check_plugin, isolated_host
 from structloss.testing.structures import check_structure
@@ -50,4 +56,5 @@ __all__ = [
     "example_structure",
     "fit",
     "isolated_host",
+    "mixup_target",
 ]

@@ -29,7 +29,7 @@ from structloss.errors import (
     InputError,
     OptionError,
 )
-from structloss.testing import check_loss, check_plugin, isolated_host
+from structloss.testing import check_loss, check_plugin, isolated_host, mixup_target
 from structloss_hierarchy_baselines import (
     HierarchicalCrossEntropy,
     HierarchicalSoftmax,
@@ -424,13 +424,8 @@ def test_a_mixup_target_works(name: str, smoothing: float) -> None:
     h = tree("balanced")
     loss = make(name, h).double()
     z = outputs_for(loss, 6).requires_grad_(True)
-    y, lam, c = torch.tensor([0, 3, 5, 8, 2, 6]), 0.7, h.num_classes
-    off, on = smoothing / c, 1.0 - smoothing + smoothing / c
-
-    def hot(t: Tensor) -> Tensor:
-        return torch.full((6, c), off, dtype=torch.float64).scatter_(1, t[:, None], on)
-
-    mixed = lam * hot(y) + (1 - lam) * hot(y.flip(0))
+    y, lam = torch.tensor([0, 3, 5, 8, 2, 6]), 0.7
+    mixed = mixup_target(y, h.num_classes, lam=lam, smoothing=smoothing, dtype=torch.float64)
     value = loss(z, mixed)
     value.backward()
     assert torch.isfinite(z.grad).all()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from structloss import Similarity
 from structloss.errors import InputError, StructureError
+from structloss.testing import mixup_target
 from structloss_simloss import SimLoss, ordinal_similarity
 
 FAST = settings(max_examples=40, deadline=None)
@@ -269,4 +270,129 @@ def test_torch_compile_aot_eager(reduction):
     torch.testing.assert_close(value, expected)
     value.sum().backward()
     expected.sum().backward()
+    torch.testing.assert_close(logits.grad, eager_logits.grad)
+
+
+# ---- probability targets: L = -sum_y q_y log sum_c S[y, c] p_c ----
+
+
+def soft_reference(logits: torch.Tensor, q: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
+    """Brute force in float64 and log space: one sample and one class at a time."""
+    log_s = torch.as_tensor(np.log(np.where(matrix > 0, matrix, 1e-300)), dtype=torch.float64)
+    log_s[torch.as_tensor(matrix) == 0] = float("-inf")
+    out = []
+    for z, row in zip(logits.double(), q.double(), strict=True):
+        log_p = torch.log_softmax(z, dim=0)
+        terms = [row[y] * torch.logsumexp(log_p + log_s[y], 0) for y in range(len(row)) if row[y]]
+        out.append(-torch.stack(terms).sum())
+    return torch.stack(out)
+
+
+@st.composite
+def soft_batches(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor]:
+    logits, _ = draw(batches())
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    q = torch.rand(logits.shape, generator=generator, dtype=torch.float64)
+    q[torch.rand(logits.shape, generator=generator) < 0.5] = 0.0
+    q[:, 0] += 1e-3  # no empty row
+    return logits, q / q.sum(1, keepdim=True)
+
+
+@FAST
+@given(soft_batches(), st.integers(0, 1000), st.sampled_from([0.0, 0.5, 0.9]))
+def test_probability_targets_match_brute_force(data, seed, zero_fraction):
+    logits, q = data
+    matrix = random_similarity(logits.shape[1], seed, zero_fraction)
+    value = SimLoss(matrix, reduction="none").double()(logits, q)
+    torch.testing.assert_close(value, soft_reference(logits, q, matrix))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_one_hot_probabilities_equal_class_indices(reduction):
+    matrix = random_similarity(7, 3)
+    logits = torch.randn(6, 7, dtype=torch.float64) * 3
+    target = torch.tensor([0, 6, 2, 2, 5, 1])
+    loss = SimLoss(matrix, reduction=reduction).double()
+    one_hot = F.one_hot(target, 7).double()
+    torch.testing.assert_close(loss(logits, one_hot), loss(logits, target))
+
+
+def test_identity_similarity_with_probabilities_is_cross_entropy():
+    logits = torch.randn(5, 4, dtype=torch.float64)
+    q = torch.softmax(torch.randn(5, 4, dtype=torch.float64), 1)
+    loss = SimLoss(np.eye(4)).double()
+    torch.testing.assert_close(loss(logits, q), F.cross_entropy(logits, q))
+
+
+@pytest.mark.parametrize(("lam", "smoothing"), [(0.7, 0.1), (1.0, 0.0), (0.5, 0.0)])
+def test_mixup_targets_work_unchanged(lam, smoothing):
+    matrix = random_similarity(10, 8, 0.3)
+    target = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
+    q = mixup_target(target, 10, lam=lam, smoothing=smoothing)  # float32, as timm returns it
+    logits = torch.randn(8, 10) * 2
+    value = SimLoss(matrix, reduction="none")(logits, q)
+    assert value.dtype == torch.float32
+    torch.testing.assert_close(
+        value.double(), soft_reference(logits, q, matrix), atol=1e-5, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("zero_fraction", [0.0, 0.6])
+def test_probability_gradcheck_float64(zero_fraction):
+    matrix = random_similarity(6, 11, zero_fraction)
+    loss = SimLoss(matrix, reduction="sum").double()
+    q = torch.softmax(torch.randn(4, 6, dtype=torch.float64) * 2, 1)
+    q[0] = F.one_hot(torch.tensor(2), 6)
+    logits = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda z: loss(z, q), (logits,))
+    assert torch.autograd.gradgradcheck(lambda z: loss(z, q), (logits,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_probability_targets_with_underflowing_credit_stay_exact(dtype):
+    # class 0 is similar to nothing but itself and is scored 1,000 below the best class:
+    # its credit underflows in both dtypes, so the log-space fallback must give the value
+    matrix = np.eye(3)
+    matrix[1, 2] = matrix[2, 1] = 0.5
+    logits = torch.tensor([[-1000.0, 0.0, 3.0], [0.0, 1.0, 2.0]], dtype=dtype, requires_grad=True)
+    q = torch.tensor([[0.5, 0.25, 0.25], [0.0, 0.0, 1.0]], dtype=dtype)
+    value = SimLoss(matrix, reduction="none").to(dtype)(logits, q)
+    torch.testing.assert_close(value.double(), soft_reference(logits.detach(), q, matrix))
+    value.sum().backward()
+    assert torch.isfinite(logits.grad).all()
+    # d/dz of -q_0 log p_0 at a vanishing p_0 is q_0 (p - e_0): -0.5 on class 0
+    assert float(logits.grad[0, 0]) == pytest.approx(-0.5, abs=1e-6)
+
+
+def test_zero_probability_classes_contribute_nothing():
+    matrix = np.eye(3)  # credit of class 2 is p_2, which underflows to exactly 0 here
+    logits = torch.tensor([[0.0, 0.0, -1e5]], requires_grad=True)
+    q = torch.tensor([[0.5, 0.5, 0.0]])
+    value = SimLoss(matrix)(logits, q)
+    value.backward()
+    assert float(value.detach()) == pytest.approx(np.log(2.0))
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_bad_probability_targets_name_the_problem():
+    loss = SimLoss(random_similarity(3, 1))
+    with pytest.raises(InputError, match=r"sums to 0\.9"):
+        loss(torch.zeros(1, 3), torch.tensor([[0.5, 0.3, 0.1]]))
+    with pytest.raises(InputError, match=r">= 0"):
+        loss(torch.zeros(1, 3), torch.tensor([[1.5, -0.5, 0.0]]))
+    with pytest.raises(InputError, match=r"\(batch, num_classes\)"):
+        loss(torch.zeros(1, 3), torch.tensor([[0.5, 0.5]]))
+
+
+@pytest.mark.slow
+def test_torch_compile_probability_targets():
+    loss = SimLoss(random_similarity(6, 4, 0.5))
+    compiled = torch.compile(loss, backend="aot_eager", fullgraph=True)
+    q = mixup_target(torch.tensor([0, 1, 3, 5, 2]), 6, lam=0.6, smoothing=0.1)
+    logits = torch.randn(5, 6, requires_grad=True)
+    eager_logits = logits.detach().clone().requires_grad_()
+    value, expected = compiled(logits, q), loss(eager_logits, q)
+    torch.testing.assert_close(value, expected)
+    value.backward()
+    expected.backward()
     torch.testing.assert_close(logits.grad, eager_logits.grad)

@@ -317,8 +317,9 @@ def test_never_nan_or_inf(scale, k):
         assert (value >= 0).all()
 
 
-def test_works_under_torch_compile():
-    loss = torch_loss(30, k=4, tau=0.5, reduction="mean")
+@pytest.mark.parametrize("weight", [None, [float(i % 7) for i in range(30)]])
+def test_works_under_torch_compile(weight):
+    loss = torch_loss(30, k=4, tau=0.5, reduction="mean", weight=weight)
     scores = torch.randn(8, 30, requires_grad=True)
     target = torch.randint(30, (8,))
     compiled = torch.compile(lambda s, t: loss(s, t), backend="aot_eager")
@@ -329,3 +330,66 @@ def test_works_under_torch_compile():
     want.backward()
     torch.testing.assert_close(value, want)
     torch.testing.assert_close(grad, eager.grad)
+
+
+# -- per-class weights, as nn.CrossEntropyLoss(weight=...) ----------------------------------
+WEIGHT = [0.5, 2.0, 1.0, 0.0, 3.0, 1.5]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_k1_tau1_alpha0_is_weighted_cross_entropy(reduction):
+    scores = torch.randn(9, 6, dtype=torch.float64) * 3
+    target = torch.tensor([0, 1, -100, 3, 4, 5, 1, 2, -100])
+    loss = torch_loss(6, k=1, tau=1.0, alpha=0.0, weight=WEIGHT, reduction=reduction)
+    want = F.cross_entropy(
+        scores, target, weight=torch.tensor(WEIGHT, dtype=torch.float64), reduction=reduction
+    )
+    torch.testing.assert_close(loss(scores, target), want)
+
+
+def test_weighted_mean_is_the_weighted_average_of_sample_losses():
+    scores = torch.randn(7, 6, dtype=torch.float64) * 2
+    target = torch.tensor([4, 1, 1, -100, 0, 3, 5])
+    plain = torch_loss(6, k=2, tau=0.5)(scores, target)
+    w = torch.tensor(WEIGHT, dtype=torch.float64)[target.clamp(min=0)] * (target >= 0)
+    value = torch_loss(6, k=2, tau=0.5, weight=WEIGHT, reduction="mean")(scores, target)
+    torch.testing.assert_close(value, (w * plain).sum() / w.sum())
+    per_sample = torch_loss(6, k=2, tau=0.5, weight=WEIGHT)(scores, target)
+    torch.testing.assert_close(per_sample, w * plain)
+
+
+def test_weighted_gradcheck_float64():
+    loss = torch_loss(6, k=3, tau=0.7, weight=WEIGHT, reduction="mean")
+    target = torch.tensor([0, 4, 3, 1])
+    scores = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda s: loss(s, target), (scores,))
+
+
+def test_weight_is_a_buffer_that_follows_to_and_pickles():
+    loss = SmoothTopK(6, k=2, weight=WEIGHT)
+    assert loss.state_dict()["weight"].tolist() == WEIGHT
+    assert loss.double().weight.dtype == torch.float64
+    again = pickle.loads(pickle.dumps(loss))
+    assert torch.equal(again.weight, loss.weight)
+    assert "weighted=True" in repr(loss)
+
+
+@pytest.mark.parametrize(
+    ("weight", "match"),
+    [
+        ([1.0, 2.0], r"got shape \(2,\)"),
+        ([1, 1, -1, 1, 1, 1], "non-negative"),
+        ([0] * 6, "not all zero"),
+    ],
+)
+def test_bad_weights_are_option_errors(weight, match):
+    with pytest.raises(ConfigError, match=rf"weight must be 6 .*{match}"):
+        SmoothTopK(6, k=2, weight=weight)
+
+
+def test_probability_targets_are_a_clear_error():
+    loss = SmoothTopK(5, k=2)
+    mixup = torch.full((2, 5), 0.2)
+    with pytest.raises(InputError, match="SmoothTopK is a single-label loss") as caught:
+        loss(torch.randn(2, 5), mixup)
+    assert "probabilities to a loss defined for them" in str(caught.value)

@@ -155,6 +155,26 @@ def test_through_the_objective_with_masks(kernels, device):
     assert (grad[[1, 4]] == 0).all()
 
 
+def test_class_weights_on_the_triton_backend(kernels, device):
+    generator = torch.Generator().manual_seed(2)
+    scores = (torch.randn(6, 13, generator=generator) * 3).to(device)
+    target = torch.tensor([3, -100, 12, 0, 7, 3], device=device)
+    weight = torch.rand(13, generator=generator).tolist()
+    options = {"k": 2, "tau": 0.5, "weight": weight}
+    triton_loss = SmoothTopK(13, backend=default_compute_backend("triton"), **options).to(device)
+    torch_loss = SmoothTopK(13, backend=default_compute_backend("torch"), **options).to(device)
+    value, grad = run(lambda s, t: triton_loss(s, t), scores, target)
+    want, want_grad = run(lambda s, t: torch_loss(s, t), scores, target)
+    torch.testing.assert_close(value, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, want_grad, rtol=0, atol=1e-5)
+    plain = SmoothTopK(
+        13, reduction="none", backend=default_compute_backend("triton"), k=2, tau=0.5
+    )
+    w = torch.tensor(weight)[[3, 12, 0, 7, 3]]
+    kept = plain(scores, target).cpu()[[0, 2, 3, 4, 5]]
+    torch.testing.assert_close(value, (w * kept).sum() / w.sum(), rtol=1e-5, atol=1e-6)
+
+
 def test_auto_picks_triton_where_it_can_run(kernels, device):
     assert default_compute_backend().select("smooth-topk", device) == "triton"
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from structloss.errors import InputError
 from structloss.structures import Hierarchy
-from structloss.testing import fit
+from structloss.testing import fit, mixup_target
 from structloss_tree_loss import TreeLoss
 
 
@@ -68,9 +68,7 @@ def test_probability_targets_are_cross_entropy_on_the_logits(
 ) -> None:
     c = irregular.num_classes
     y = torch.arange(8) % c
-    off = 0.1 / c
-    q = 0.6 * F.one_hot(y, c).double() + 0.4 * F.one_hot(y.flip(0), c).double()  # Mixup
-    q = q * (1 - 0.1) + off * 1  # timm's smoothing: on = 1 - s + s / C, off = s / C
+    q = mixup_target(y, c, lam=0.6, smoothing=0.1, dtype=torch.float64)
     z = torch.randn(8, c, dtype=torch.float64)
     loss = TreeLoss(irregular, label_smoothing=smoothing)
     torch.testing.assert_close(loss(z, q), F.cross_entropy(z, q, label_smoothing=smoothing))

@@ -6,7 +6,10 @@ cross-entropy by the similarity-weighted probability mass of all classes::
     L(z, y) = -log( sum_c S[y, c] * softmax(z)_c )
 
 With ``S = I`` it is cross-entropy. Predicting a class similar to the truth is punished
-less, so the model learns to make its mistakes among similar classes.
+less, so the model learns to make its mistakes among similar classes. For a target given as
+class probabilities ``q`` (Mixup, CutMix, label smoothing) it is the expectation over ``q``::
+
+    L(z, q) = -sum_y q_y log( sum_c S[y, c] * softmax(z)_c )
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from torch import Tensor
 
 from structloss.errors import InputError
-from structloss.objective import Objective
+from structloss.objective import Objective, is_probability_target
 from structloss.specs import LossContext
 from structloss.structures import Similarity
 
@@ -43,6 +46,31 @@ def _log_space_simloss(logits: Tensor, similarity: Tensor, index: Tensor) -> Ten
     """``logsumexp(z) - logsumexp(z + log S[y])`` with plain autograd (``log 0 = -inf``)."""
     credited = logits + similarity.index_select(0, index).log()
     return torch.logsumexp(logits, dim=1) - torch.logsumexp(credited, dim=1)
+
+
+def _soft_target_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tensor:
+    """Per-sample ``-sum_y q_y log(sum_c S[y, c] p_c)`` for probability targets ``q``.
+
+    The credits of every class, ``S p`` (batch, classes), come from one matrix product of the
+    shifted exponentials ``exp(z - max z)``; classes with ``q_y = 0`` are masked before the
+    logarithm, so they contribute exactly nothing (no ``0 * log 0``) to value and gradient.
+    Credits that would underflow (every class similar to ``y`` scored far below the best) are
+    recomputed in log space, ``logsumexp(z + log S[y]) - logsumexp(z)``, for those entries
+    only. Traced graphs (``torch.compile``) skip that data-dependent step and bound such a
+    credit below by the dtype's smallest normal number instead.
+    """
+    total = logits.logsumexp(1, keepdim=True)
+    top = logits.detach().amax(1, keepdim=True)
+    credit = (logits - top).exp() @ similarity.T  # credit[b, y] = sum_c S[y, c] e^(z_c - top)
+    used = q > 0
+    finfo = torch.finfo(logits.dtype)
+    log_credit = torch.where(used, credit.clamp_min(finfo.tiny), 1.0).log() + (top - total)
+    low = used & (credit < finfo.tiny / finfo.eps)
+    if not torch.compiler.is_compiling() and bool(low.any()):
+        rows, classes = low.nonzero(as_tuple=True)
+        exact = torch.logsumexp(logits[rows] + similarity[classes].log(), dim=1)
+        log_credit = log_credit.index_put((rows, classes), exact - total[rows, 0])
+    return -(q * torch.where(used, log_credit, 0.0)).sum(1)
 
 
 class _SimLossFunction(torch.autograd.Function):
@@ -108,6 +136,11 @@ class SimLoss(Objective):
     sum would underflow are computed in log space (``logsumexp``), so value and gradient
     stay finite and accurate for any logits.
 
+    Targets are class indices, or (batch, classes) probabilities ``q`` (rows >= 0 summing
+    to 1, as Mixup and CutMix build them), for which the loss is the expectation
+    ``-sum_y q_y log(sum_c S[y, c] p_c)``: one (batch, classes) x (classes, classes)
+    product, exact for one-hot ``q``.
+
     S is the registered buffer ``similarity``, so it follows ``.to(device)`` and
     ``.to(dtype)``. Half-precision outputs are computed in float32 (the loss is float32),
     as ``F.cross_entropy`` is under autocast.
@@ -156,16 +189,23 @@ class SimLoss(Objective):
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the SimLoss of ``outputs`` (logits, (batch, classes)) against ``target``.
 
+        ``target`` holds class indices (batch,), or class probabilities (batch, classes)
+        whose rows sum to 1, as ``nn.CrossEntropyLoss`` takes them (Mixup's targets work
+        unchanged); the loss is then ``-sum_y q_y log(sum_c S[y, c] p_c)``.
+
         Raises:
-            InputError: for bad shapes, dtypes, devices or labels (see ``check_inputs``), or
-                outputs on another device than the loss.
+            InputError: for bad shapes, dtypes, devices or labels (see ``check_inputs``), a
+                probability row that is negative or does not sum to 1, or outputs on
+                another device than the loss.
         """
+        if is_probability_target(target):
+            q = self.check_probabilities(outputs, target)
+            self._check_device(outputs)
+            logits = outputs.to(q.dtype)
+            per_sample = _soft_target_simloss(logits, self.similarity.to(q.dtype), q)
+            return self.reduce(per_sample, torch.ones_like(per_sample, dtype=torch.bool))
         index, valid = self.check_inputs(outputs, target)
-        if self.similarity.device != outputs.device:
-            raise InputError(
-                f"outputs are on {outputs.device} but the loss's similarity matrix is on"
-                f" {self.similarity.device}; move the loss with loss.to(device)"
-            )
+        self._check_device(outputs)
         # half-precision outputs are computed in float32, as cross-entropy is under autocast
         logits = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
         similarity = self.similarity.to(logits.dtype)
@@ -176,6 +216,13 @@ class SimLoss(Objective):
         else:
             per_sample = _SimLossFunction.apply(logits, similarity, index)
         return self.reduce(per_sample, valid)
+
+    def _check_device(self, outputs: Tensor) -> None:
+        if self.similarity.device != outputs.device:
+            raise InputError(
+                f"outputs are on {outputs.device} but the loss's similarity matrix is on"
+                f" {self.similarity.device}; move the loss with loss.to(device)"
+            )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, ignore_index={self.ignore_index}"

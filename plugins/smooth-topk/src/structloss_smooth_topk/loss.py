@@ -16,13 +16,14 @@ tensors' device (torch anywhere, Triton on CUDA).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
 
 from torch import Tensor
 
 from structloss.backends import ComputeBackend
 from structloss.errors import ConfigError
-from structloss.objective import Objective
+from structloss.objective import Objective, class_weight
 from structloss.specs import LossContext
 from structloss_smooth_topk.backend import OP, default_compute_backend
 
@@ -68,18 +69,23 @@ class SmoothTopK(Objective):
         alpha: the margin, >= 0.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
+        weight: optional per-class weights (one finite number >= 0 per class, not all zero),
+            as in ``nn.CrossEntropyLoss``: sample i counts ``weight[y_i]`` times, and
+            ``"mean"`` is ``sum_i w_yi L_i / sum_i w_yi``; a buffer, so it follows ``.to``.
         backend: the compute backend whose ``smooth-topk`` kernel runs the loss; by default
             ``auto`` over torch and triton (Triton on CUDA when it imports, else torch).
         validate: check target values on every call (see :class:`~structloss.Objective`).
 
     Raises:
-        ConfigError: for a k outside ``1..n-1``, ``tau <= 0`` or ``alpha < 0``.
+        ConfigError: for a k outside ``1..n-1``, ``tau <= 0`` or ``alpha < 0``, or a bad
+            ``weight`` (an :class:`~structloss.errors.OptionError`).
         InputError: for a bad ``reduction`` or ``ignore_index`` and, at call time, for bad
             shapes, dtypes, devices or labels.
 
     The loss is computed in float32 (float64 for float64 outputs) and is returned in that
-    dtype. It owns no tensors, so ``.to(device)`` has nothing to move; the kernel is chosen
-    per call from the outputs' device.
+    dtype. Its only tensor is the optional ``weight`` buffer; the kernel is chosen per call
+    from the outputs' device. Targets are class indices: the loss is defined for one label
+    per sample, so (batch, classes) probability targets (Mixup) are an error that says so.
 
     Example::
 
@@ -97,6 +103,7 @@ class SmoothTopK(Objective):
         alpha: float = 1.0,
         reduction: str = "mean",
         ignore_index: int = -100,
+        weight: Sequence[float] | Tensor | None = None,
         backend: ComputeBackend | None = None,
         validate: bool = True,
     ) -> None:
@@ -108,6 +115,7 @@ class SmoothTopK(Objective):
         self.tau = float(tau)
         self.alpha = float(alpha)
         self.backend = backend if backend is not None else default_compute_backend()
+        self.register_buffer("weight", class_weight(weight, num_classes))
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
         """Return the smooth top-k loss of ``outputs`` (B, n) against ``target`` (B,).
@@ -120,12 +128,16 @@ class SmoothTopK(Objective):
         index, valid = self.check_inputs(outputs, target)
         kernel = self.backend.kernel(OP, outputs.device)
         per_sample = kernel(outputs, index, self.k, self.tau, self.alpha)
-        return self.reduce(per_sample, valid)
+        if self.weight is None:
+            return self.reduce(per_sample, valid)
+        sample_weight = self.weight.to(per_sample.device, per_sample.dtype)[index]
+        return self.reduce(per_sample * sample_weight, valid, sample_weight)
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, k={self.k}, tau={self.tau}, alpha={self.alpha},"
-            f" ignore_index={self.ignore_index}, backend={self.backend.name!r}"
+            f" ignore_index={self.ignore_index}, weighted={self.weight is not None},"
+            f" backend={self.backend.name!r}"
         )
 
 
@@ -137,6 +149,7 @@ def build_smooth_topk(
     alpha: float = 1.0,
     reduction: str = "mean",
     ignore_index: int = -100,
+    weight: Sequence[float] | None = None,
 ) -> SmoothTopK:
     """Factory of loss ``smooth-topk``: :class:`SmoothTopK` on the context's backend.
 
@@ -150,9 +163,10 @@ def build_smooth_topk(
         alpha: margin, >= 0 (default 1).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
+        weight: per-class weights, one number >= 0 per class (default: none).
 
     Raises:
-        ConfigError: for invalid k, tau or alpha.
+        ConfigError: for invalid k, tau, alpha or weight.
     """
     return SmoothTopK(
         context.num_classes,
@@ -161,5 +175,6 @@ def build_smooth_topk(
         alpha=alpha,
         reduction=reduction,
         ignore_index=ignore_index,
+        weight=weight,
         backend=context.backend,
     )
