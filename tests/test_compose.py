@@ -563,9 +563,10 @@ def test_needs_similarity_gets_the_converted_similarity(tmp_path: Path) -> None:
     assert isinstance(structure, Similarity)
     tree = Hierarchy.from_parents(CLASSES, PARENTS)
     assert structure == tree.to_similarity()
-    # wu-palmer: cat and dog meet at depth 1 below leaves at depth 2
-    assert structure.matrix[0, 1] == pytest.approx(0.5)
-    assert structure.matrix[0, 2] == 0.0
+    # the default rule is exponential with decay 0.5: cat and dog are two edges apart,
+    # cat and truck four
+    assert structure.matrix[0, 1] == pytest.approx(0.25)
+    assert structure.matrix[0, 2] == pytest.approx(0.0625)
 
 
 def test_convert_options_reach_the_conversion() -> None:

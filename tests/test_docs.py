@@ -242,7 +242,7 @@ def test_reference_generator_reads_signatures_and_docstrings(hooks: Any) -> None
 
 def test_conversion_and_train_tables(hooks: Any) -> None:
     conversions = hooks.conversions_markdown()
-    assert '| `rule` | `"wu-palmer"` |' in conversions
+    assert '| `rule` | `"exponential"` |' in conversions
     assert "| `lower_bound` | `0.0` |" in conversions
     train = hooks.train_markdown()
     assert "| `epochs` |" in train and "| `batch_size` |" in train

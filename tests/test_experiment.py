@@ -69,6 +69,24 @@ def test_train_distance_sets_the_tree_metrics_definition(tmp_path):
         assert edges[key] == pytest.approx(2 * lca[key]), key
 
 
+def test_eval_every_evaluates_some_epochs_and_always_the_last(tmp_path):
+    config = {**SMALL, "losses": ["cross-entropy"]}
+    (every,) = run_experiment(config, host=host(), out_dir=tmp_path / "every")
+    config["train"] = {**SMALL["train"], "epochs": 3, "eval_every": 2}
+    (sparse,) = run_experiment(config, host=host(), out_dir=tmp_path / "sparse")
+    assert [("top1" in row) for row in sparse.history] == [False, True, True]
+    assert sparse.final == every.final  # the same model: evaluation does not change training
+    assert [row["train_loss"] for row in sparse.history] == [
+        row["train_loss"] for row in every.history
+    ]
+    # records made with the default keep the keys they had before the option existed
+    config["train"]["eval_every"] = 1
+    assert run_experiment(config, host=host())[0].digest == every.digest
+    assert sparse.digest != every.digest
+    csv = (tmp_path / "sparse" / "trials" / sparse.key / "metrics.csv").read_text().splitlines()
+    assert "top1" in csv[0].split(",") and len(csv) == 4
+
+
 def test_runs_are_reproducible(tmp_path):
     a = run_experiment(SMALL, host=host())
     b = run_experiment(SMALL, host=host())

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from structloss import Hierarchy, Similarity
 from structloss.errors import ConfigError, InputError
@@ -623,3 +625,23 @@ def test_integer_target_dtypes_and_detached_scores():
     metrics = SingleLabelMetrics(num_classes=5, hierarchy=TREE)
     metrics.update(scores, TARGET.to(torch.int32))
     assert float(metrics.compute()["mistake_severity"]) == 2.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 40),
+    st.data(),
+    st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.float64]),
+)
+def test_top_k_ranks_like_a_stable_sort_with_ties_to_the_lower_index(batch, classes, data, dtype):
+    from structloss.metrics.functions import _top_k
+
+    k = data.draw(st.integers(1, classes))
+    pool = [0.0, -0.0, 0.5, -0.5, 1.0, 3.0, -2.0, float("inf"), float("-inf"), 1e30, -1e-30]
+    values = data.draw(
+        st.lists(st.sampled_from(pool), min_size=batch * classes, max_size=batch * classes)
+    )
+    scores = torch.tensor(values).view(batch, classes).to(dtype)
+    expected = scores.double().argsort(dim=1, descending=True, stable=True)[:, :k]
+    assert torch.equal(_top_k(scores, k), expected)

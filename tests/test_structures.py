@@ -368,7 +368,7 @@ class TestHierarchyToSimilarity:
         )
 
     def test_wu_palmer_is_default(self, unbalanced):
-        assert unbalanced.to_similarity() == unbalanced.to_similarity("wu-palmer")
+        assert unbalanced.to_similarity() == unbalanced.to_similarity("exponential", 0.5)
 
     def test_wu_palmer_unbalanced(self, unbalanced):
         # 2 depth(lca) / (depth_i + depth_j); depths a2 b2 c2 d3 e4 f4

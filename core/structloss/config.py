@@ -7,7 +7,7 @@ A config has up to five tables::
     provider = "hierarchy-file"
     path = "tree.json"
     [convert]                              # optional: options of the structure conversion
-    rule = "wu-palmer"
+    rule = "exponential"
     [loss]
     name = "cross-entropy"
     reduction = "mean"

@@ -92,12 +92,16 @@ def _output_file(option: str, value: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from structloss.config import Config
-    from structloss.lab import run_experiment
+    from structloss.lab import DEFAULT_EXPERIMENT, run_experiment
     from structloss.lab.distributed import distributed_world
-    from structloss.lab.reporting import results_table, run_summary, write_outputs
+    from structloss.lab.reporting import metric_legend, results_table, run_summary, write_outputs
     from structloss.lab.runs import RunFolder
+    from structloss.lab.settings import TrainSettings
 
-    config = Config.from_file(args.config) if args.config is not None else Config.from_dict({})
+    if args.config is not None:
+        config = Config.from_file(args.config)
+    else:
+        config = Config.from_dict(DEFAULT_EXPERIMENT)
     out = _run_dir(args)
     with distributed_world() as world:
         console = _console()
@@ -112,6 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if world.is_main:
             write_outputs(RunFolder(out), results)
             console.print(results_table(results, "results (held-out data)"))
+            train = config.extra.get("train", {})
+            distance = TrainSettings.from_table(train if isinstance(train, dict) else {}).distance
+            for line in metric_legend(results, distance):
+                console.print(line, highlight=False, markup=False)
             for line in run_summary(results):
                 console.print(line)
     return 0

@@ -13,6 +13,7 @@ from rich.text import Text
 from structloss.lab.runs import RunFolder, TrialResult, rows_to_csv
 
 __all__ = [
+    "metric_legend",
     "metric_names",
     "results_table",
     "run_summary",
@@ -108,6 +109,39 @@ def run_summary(results: Sequence[TrialResult]) -> list[str]:
             f"{r.label or r.loss} (seed {r.seed}, epoch {r.diverged})" for r in diverged
         )
         lines.append(f"diverged (the training loss became NaN or infinite): {names}; {ADVICE}")
+    return lines
+
+
+#: What each metric measures, and whether higher (↑) or lower (↓) is better.
+MEANING = {
+    "top1": "↑ share of test samples whose top-scored class is the true class",
+    "top5": "↑ share whose true class is among the 5 top-scored classes",
+    "mistake_severity": "↓ mean tree distance from the true class to the predicted one,"
+    " over the mistakes only",
+    "hier_distance@5": "↓ mean tree distance from the true class to each of the 5"
+    " top-scored classes",
+    "superclass_accuracy": "↑ share whose predicted class has the true class's superclass",
+    "similarity_accuracy": "↑ mean similarity S[true, predicted]: partial credit for close"
+    " mistakes",
+    "precision@5": "↑ share of the 5 top-scored labels that are true labels",
+    "recall@5": "↑ share of a sample's true labels among its 5 top-scored labels",
+    "mAP": "↑ mean over labels of the average precision of ranking samples by score",
+    "crm": "+ CRM: the same model decoded by conditional risk minimisation, the class"
+    " with the least expected tree distance (Karthik et al., 2021)",
+}
+
+
+def metric_legend(results: Sequence[TrialResult], distance: str | None = None) -> list[str]:
+    """One line per metric in ``results``: its column name, meaning and better direction."""
+    lines = []
+    for metric in metric_names(results):
+        meaning = MEANING.get(metric)
+        if meaning is not None:
+            lines.append(f"{SHORT.get(metric, metric)}: {meaning}")
+    if any(m in CRM for m in metric_names(results)):
+        lines.append(MEANING["crm"])
+    if distance is not None and any("severity" in line or "hdist" in line for line in lines):
+        lines.append(f"tree distance: {distance!r} (see [train] distance)")
     return lines
 
 

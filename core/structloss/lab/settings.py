@@ -24,7 +24,9 @@ class TrainSettings:
     number of classes where there are fewer; a ``k`` set above the number of classes is an
     error. ``distance`` is the class distance of the tree metrics and of conditional risk
     minimisation: ``"lca-height"``, ``"bertinetto"`` (the definition of Bertinetto et al.'s
-    published numbers) or ``"edges"``.
+    published numbers) or ``"edges"``. ``eval_every`` evaluates the test metrics every that
+    many epochs and always after the last one: 1 (the default) records full learning curves,
+    larger values make long runs on large test sets cheaper.
     """
 
     epochs: int = 15
@@ -35,6 +37,7 @@ class TrainSettings:
     seed: int = 0
     k: int | None = None  # None: 5, or the number of classes when there are fewer
     distance: str = "lca-height"
+    eval_every: int = 1
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> TrainSettings:
@@ -71,6 +74,7 @@ class TrainSettings:
 OPTIMIZERS = ("adam", "sgd")
 _TRAIN_RANGES = (
     ("epochs", 1, False),
+    ("eval_every", 1, False),
     ("batch_size", 1, False),
     ("lr", 0, True),
     ("weight_decay", 0, False),

@@ -310,7 +310,7 @@ class Experiment:
                 "loss": options,
                 "data": dict(data_table),
                 "model": self.resolved["model"],
-                "train": attrs.asdict(settings),
+                "train": _fingerprint(settings),
                 "structure": structure,
                 "convert": convert,
                 "backend": self.cfg.backend.name,
@@ -393,7 +393,8 @@ class Experiment:
                 history.append(row)
                 return self._diverged(history, epoch, seconds), None
             k = settings.k if settings.k is not None else min(5, data.num_classes)
-            row.update(self.evaluate(model, objective, data, k, structure, settings.distance))
+            if epoch % settings.eval_every == 0 or epoch == settings.epochs:
+                row.update(self.evaluate(model, objective, data, k, structure, settings.distance))
             row["seconds"] = time.perf_counter() - start
             history.append(row)
             self.on_epoch()
@@ -464,13 +465,26 @@ class Experiment:
         return {name: float(value) for name, value in metrics.compute().items()}
 
 
+def _fingerprint(settings: TrainSettings) -> dict[str, Any]:
+    """The ``[train]`` settings a trial is keyed on; ``eval_every`` only where it is not 1.
+
+    Records made before the option existed thus keep their keys (it changes only how many
+    epochs are evaluated, never the trained model).
+    """
+    table = attrs.asdict(settings)
+    if table["eval_every"] == 1:
+        del table["eval_every"]
+    return table
+
+
 def _tree_of(data: Dataset, structure: LabelStructure | None) -> dict[str, Any]:
     """The hierarchy, similarity and superclasses the metrics of a single-label run use."""
     hierarchy = structure if isinstance(structure, Hierarchy) else data.hierarchy
     if isinstance(structure, Similarity):
         similarity: Similarity | None = structure
     else:
-        similarity = hierarchy.to_similarity() if hierarchy is not None else None
+        # the similarity accuracy metric credits Wu-Palmer similarity, whatever SimLoss uses
+        similarity = hierarchy.to_similarity("wu-palmer") if hierarchy is not None else None
     groups = data.groups
     if groups is None and hierarchy is not None:
         groups = hierarchy_groups(hierarchy)[0]

