@@ -115,6 +115,22 @@ def test_a_changed_config_trains_again(tmp_path):
     assert len(trained) == 2
 
 
+def test_a_changed_default_trains_again(tmp_path, monkeypatch):
+    from structloss.builtin.losses import build_cross_entropy
+
+    config = {**SMALL, "losses": ["cross-entropy"]}
+    (before,) = run_experiment(config, host=host(), out_dir=tmp_path)
+    smoothed = {**build_cross_entropy.__kwdefaults__, "label_smoothing": 0.2}
+    monkeypatch.setattr(build_cross_entropy, "__kwdefaults__", smoothed)
+    trained: list[str] = []
+    (after,) = run_experiment(
+        config, host=host(), out_dir=tmp_path, on_start=lambda key, epochs: trained.append(key)
+    )
+    assert trained == [after.key] and not after.reused
+    assert after.digest != before.digest
+    assert after.final["train_loss"] != before.final["train_loss"]
+
+
 def test_multilabel_data_runs_multilabel_losses_and_skips_the_rest(tmp_path):
     config = {
         "data": {

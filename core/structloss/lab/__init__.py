@@ -47,5 +47,5 @@ __all__ = [
 DEFAULT_EXPERIMENT: dict[str, Any] = {
     "data": {"name": "wordnet-nouns"},
     "model": {"name": "linear"},
-    "train": {"epochs": 60, "batch_size": 32, "lr": 0.003, "weight_decay": 0.001},
+    "train": {"epochs": 60, "batch_size": 32, "lr": 0.003, "weight_decay": 0.001, "eval_every": 10},
 }

@@ -121,8 +121,8 @@ MEANING = {
     "hier_distance@5": "↓ mean tree distance from the true class to each of the 5"
     " top-scored classes",
     "superclass_accuracy": "↑ share whose predicted class has the true class's superclass",
-    "similarity_accuracy": "↑ mean similarity S[true, predicted]: partial credit for close"
-    " mistakes",
+    "similarity_accuracy": "↑ mean similarity S[true, predicted] (the config's similarity,"
+    " else the tree's Wu-Palmer): partial credit for close mistakes",
     "precision@5": "↑ share of the 5 top-scored labels that are true labels",
     "recall@5": "↑ share of a sample's true labels among its 5 top-scored labels",
     "mAP": "↑ mean over labels of the average precision of ranking samples by score",

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import torch
 
-from structloss.config import Config, build_structure, compose, resolve_classes
+from structloss.config import Config, build_structure, compose, factory_options, resolve_classes
 from structloss.errors import ConfigError, StructlossError
 from structloss.lab.datasets import Dataset, hierarchy_groups, load_dataset
 from structloss.lab.distributed import World, wrap_model
@@ -35,7 +35,7 @@ from structloss.lab.settings import TrainSettings
 from structloss.metrics import MultiLabelMetrics, SingleLabelMetrics
 from structloss.objective import Objective
 from structloss.plugins import PluginHost, default_host
-from structloss.structures import Hierarchy, LabelStructure, Similarity
+from structloss.structures import Hierarchy, LabelEmbedding, LabelStructure, Similarity
 
 __all__ = ["Experiment", "run_experiment", "unique_labels"]
 
@@ -317,8 +317,34 @@ class Experiment:
                 "classes": list(data.classes),
                 "inputs": self.inputs.digests(loss_table, data_table, structure, convert),
                 "versions": self._versions(str(options.get("name")), structure),
+                "defaults": self._defaults(str(options.get("name")), structure),
             }
         )
+
+    def _defaults(self, loss: str, structure: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The defaults of the options a config leaves out, which a trial is also keyed on.
+
+        They are the loss factory's, the structure provider's and the conversions'; a
+        changed default thus trains again instead of showing the old default's numbers.
+        """
+        registry = self.host.registry
+        factories = [("loss", reg.spec.factory) for reg in registry.providers("loss", loss)]
+        if structure is not None:
+            provider = str(structure["provider"])
+            factories += [
+                ("structure", r.spec.factory) for r in registry.providers("structure", provider)
+            ]
+        factories += [
+            ("hierarchy", Hierarchy.to_similarity),
+            ("embedding", LabelEmbedding.to_similarity),
+        ]
+        out: dict[str, Any] = {}
+        for kind, factory in factories:
+            options = factory_options(factory) or {}
+            out[kind] = {
+                name: repr(p.default) for name, p in options.items() if p.default is not p.empty
+            }
+        return out
 
     def _versions(self, loss: str, structure: Mapping[str, Any] | None) -> dict[str, str]:
         """The versions of structloss and of every plugin the trial's components come from."""

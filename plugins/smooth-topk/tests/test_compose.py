@@ -69,7 +69,7 @@ def test_compose_with_class_weights(plugin_host):
     assert loss.weight.tolist() == weight
     scores, target = torch.randn(5, 12), torch.tensor([0, 11, 3, 3, 7])
     w = torch.tensor(weight)[target]
-    want = (w * smooth_topk_torch(scores, target, 2, 1.0, 1.0)).sum() / w.sum()
+    want = (w * smooth_topk_torch(scores, target, 2, 0.3, 1.0)).sum() / w.sum()
     torch.testing.assert_close(loss(scores, target), want)
     bad = {"classes": CLASSES, "loss": {"name": "smooth-topk", "weight": [1.0, 2.0]}}
     with pytest.raises(ConfigError, match=r"weight must be 12 .*got shape \(2,\)"):
@@ -80,7 +80,7 @@ def test_defaults(plugin_host):
     loss = compose({"classes": CLASSES, "loss": {"name": "smooth-topk"}}, host=plugin_host)
     assert (loss.k, loss.tau, loss.alpha, loss.reduction, loss.ignore_index) == (
         5,
-        1.0,
+        0.3,
         1.0,
         "mean",
         -100,

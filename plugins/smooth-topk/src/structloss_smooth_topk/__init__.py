@@ -4,7 +4,7 @@ Use it by name (``[loss] name = "smooth-topk"``, options ``k``, ``tau``, ``alpha
 directly::
 
     from structloss_smooth_topk import SmoothTopK
-    loss = SmoothTopK(num_classes=1000, k=5, tau=1.0, alpha=1.0)
+    loss = SmoothTopK(num_classes=1000, k=5, tau=0.3, alpha=1.0)
     value = loss(logits, target)
 
 Backend ``auto`` runs the fused Triton kernels on CUDA tensors when triton is installed and

@@ -65,7 +65,10 @@ class SmoothTopK(Objective):
     Args:
         num_classes: the number of classes n (at least 2).
         k: the subset size the loss optimises top-k accuracy for, ``1 <= k < n``.
-        tau: the temperature, > 0; ``tau -> 0`` gives the top-k hinge loss.
+        tau: the temperature, > 0; ``tau -> 0`` gives the top-k hinge loss. The default
+            0.3 holds up on the real task ``wordnet-nouns``, where the paper's ``tau = 1``
+            costs 2.6-3.5 points of top-1 and of top-5 against cross-entropy (0.3: -1.5 to
+            +0.0 top-1); on the synthetic tree task both are within 0.5 points.
         alpha: the margin, >= 0.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
@@ -99,7 +102,7 @@ class SmoothTopK(Objective):
         num_classes: int,
         *,
         k: int = 5,
-        tau: float = 1.0,
+        tau: float = 0.3,
         alpha: float = 1.0,
         reduction: str = "mean",
         ignore_index: int = -100,
@@ -145,7 +148,7 @@ def build_smooth_topk(
     context: LossContext,
     *,
     k: int = 5,
-    tau: float = 1.0,
+    tau: float = 0.3,
     alpha: float = 1.0,
     reduction: str = "mean",
     ignore_index: int = -100,
@@ -159,7 +162,7 @@ def build_smooth_topk(
     Args:
         context: the loss context (classes and the resolved compute backend).
         k: subset size, ``1 <= k < number of classes`` (default 5).
-        tau: temperature, > 0 (default 1).
+        tau: temperature, > 0 (default 0.3; see the class).
         alpha: margin, >= 0 (default 1).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
         ignore_index: a target value that is skipped.
