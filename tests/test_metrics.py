@@ -202,21 +202,18 @@ def test_metrics_whose_states_agree_on_a_first_batch_stay_apart():
     assert floats(metrics.compute()) == {"top1": 1 / 3, "top2": 2 / 3}
 
 
-def test_structure_tables_are_built_once_per_metric_object(monkeypatch):
-    calls = []
-    original = Hierarchy.target_distances
+def test_tree_metrics_build_no_dense_table(monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a dense classes x classes table was built")
 
-    def counting(self, distance="lca-height"):
-        calls.append(distance)
-        return original(self, distance)
-
-    monkeypatch.setattr(Hierarchy, "target_distances", counting)
-    metric = MistakeSeverity(TREE, distance="edges")
+    for name in ("target_distances", "class_distances", "lca_matrix", "path_matrix"):
+        monkeypatch.setattr(Hierarchy, name, refuse)
+    metrics = SingleLabelMetrics(num_classes=TREE.num_classes, k=2, hierarchy=TREE, crm=True)
     for _ in range(3):
-        metric.update(SCORES, TARGET)
-    metric.compute()
-    assert calls == ["edges"]
-    assert metric.state_dict() == {}  # the table is a buffer, but not saved with a model
+        metrics.update(SCORES, TARGET)
+    values = metrics.compute()
+    assert values["mistake_severity"] > 0 and "crm_mistake_severity" in values
+    assert metrics.state_dict() == {}  # the tree's tables are buffers, not saved with a model
 
 
 # -- brute force on random data --------------------------------------------------------------
@@ -645,3 +642,18 @@ def test_top_k_ranks_like_a_stable_sort_with_ties_to_the_lower_index(batch, clas
     scores = torch.tensor(values).view(batch, classes).to(dtype)
     expected = scores.double().argsort(dim=1, descending=True, stable=True)[:, :k]
     assert torch.equal(_top_k(scores, k), expected)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("distance", ["lca-height", "bertinetto", "edges"])
+def test_tree_risk_equals_the_dense_cost_product(seed, distance):
+    from structloss.metrics import conditional_risk
+
+    rng = np.random.default_rng(seed)
+    num_classes = int(rng.integers(2, 15))
+    tree = random_tree(rng, num_classes, int(rng.integers(1, num_classes + 1)))
+    probs = torch.softmax(torch.tensor(rng.normal(size=(7, num_classes)) * 3), 1)
+    dense = probs @ torch.tensor(tree.class_distances(distance), dtype=torch.float64).T
+    risk = conditional_risk(probs, tree, distance=distance)
+    torch.testing.assert_close(risk, dense, rtol=1e-12, atol=1e-12)
+    assert conditional_risk(probs[:0], tree, distance=distance).shape == (0, num_classes)

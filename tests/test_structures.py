@@ -22,6 +22,7 @@ from structloss.structures import (
     Similarity,
     check_classes,
 )
+from structloss.testing import assert_mentions
 
 # ---------------------------------------------------------------------------------------
 # Hand-built trees
@@ -1383,3 +1384,77 @@ class TestNamedDistances:
 
         with pytest.raises(ConfigError, match=r"unknown distance 'edge'; did you mean 'edges'"):
             self.tree().class_distances("edge")
+
+
+# ---------------------------------------------------------------------------------------
+# Tree tables from ancestor paths (no nodes x nodes matrix)
+# ---------------------------------------------------------------------------------------
+
+
+def brute_pair(h: Hierarchy, t: str, c: str, distance: str) -> int:
+    """A target-to-class distance from name-based path queries only."""
+    pt, pc = h.path(t), h.path(c)
+    if pc[: len(pt)] == pt:
+        return 0  # the class is below (or is) the target
+    common = 0
+    while common < min(len(pt), len(pc)) and pt[common] == pc[common]:
+        common += 1
+    if distance == "edges":
+        return len(pt) + len(pc) - 2 * common
+    if distance == "bertinetto":
+        return int(h.depths.max()) - (common - 1)
+    return int(h.heights[h.index(pt[common - 1])])
+
+
+class TestAncestorTables:
+    @PROPERTY
+    @given(random_trees(max_nodes=16))
+    def test_ancestors_are_root_paths_padded_with_the_node(self, h):
+        for v, name in enumerate(h.nodes):
+            path = [h.index(n) for n in h.path(name)]
+            row = h.ancestors[v].tolist()
+            assert row[: len(path)] == path and set(row[len(path) :]) <= {v}
+        assert not h.ancestors.flags.writeable
+
+    @PROPERTY
+    @given(random_trees(max_nodes=16), st.sampled_from(["lca-height", "bertinetto", "edges"]))
+    def test_pair_distances_match_name_based_paths(self, h, distance):
+        t = np.arange(h.num_nodes)[:, None]
+        c = np.arange(h.num_classes)[None, :]
+        table = h.pair_distances(t, c, distance)
+        want = [[brute_pair(h, a, b, distance) for b in h.classes] for a in h.nodes]
+        assert table.tolist() == want
+        assert h.target_distances(distance).tolist() == want
+        lca = h.lca_indices(t, c)
+        for a, b in ((0, 0), (h.num_nodes - 1, h.num_classes - 1)):
+            assert h.nodes[lca[a, b]] == h.lca(h.nodes[a], h.classes[b])
+
+    @PROPERTY
+    @given(random_trees(max_nodes=16))
+    def test_path_matrix_marks_each_class_path(self, h):
+        matrix = h.path_matrix(np.int64)
+        for c, name in enumerate(h.classes):
+            assert set(np.flatnonzero(matrix[c]).tolist()) == {h.index(n) for n in h.path(name)}
+
+    def test_dense_tables_over_the_limit_are_a_clear_error(self, monkeypatch):
+        parents = {f"c{i}": f"g{i % 50}" for i in range(1000)} | {
+            f"g{j}": "root" for j in range(50)
+        }
+        h = Hierarchy.from_parents([f"c{i}" for i in range(1000)], parents)
+        monkeypatch.setattr(Hierarchy, "DENSE_LIMIT", 1_000_000)
+        with pytest.raises(StructureError) as caught:
+            h.class_distances("edges")
+        assert_mentions(
+            caught.value, "1,000 x 1,000", "GiB", "DENSE_LIMIT", "Hierarchy.pair_distances"
+        )
+        with pytest.raises(StructureError, match="lca_indices"):
+            h.lca_matrix()
+        with pytest.raises(StructureError, match=r"Hierarchy\.ancestors"):
+            h.path_matrix()
+        # the per-pair forms still work at any size
+        assert h.pair_distances(0, 1, "edges") == 4 and h.pair_distances(0, 50, "edges") == 2
+
+    def test_pair_indices_out_of_range(self):
+        h = Hierarchy.from_parents(["a", "b"], {"a": "r", "b": "r"})
+        with pytest.raises(StructureError, match=r"node indices must be in 0\.\.2"):
+            h.pair_distances(0, 3)

@@ -54,8 +54,14 @@ class _Ratio(Metric):
     tree: Hierarchy | None = None
     """The tree whose internal nodes targets may name."""
 
-    def _table(self, name: str, table: Tensor | None, tree: Hierarchy | None = None) -> None:
-        """Register a (targets, classes) table; rows beyond the classes are ``tree``'s nodes."""
+    def _table(
+        self, name: str, table: Tensor | torch.nn.Module | None, tree: Hierarchy | None = None
+    ) -> None:
+        """Register a (targets, classes) table; rows beyond the classes are ``tree``'s nodes.
+
+        A tensor becomes a buffer; a tree's per-pair lookup (a module) a submodule: either
+        follows ``.to(device)``.
+        """
         if table is None:
             self.register_buffer(name, None, persistent=False)
             return
@@ -64,7 +70,10 @@ class _Ratio(Metric):
                 f"{self._what}: the structure has {table.shape[-1]} classes, not {self.num_classes}"
             )
         self.num_classes, self.tree = table.shape[-1], tree
-        self.register_buffer(name, table, persistent=False)
+        if isinstance(table, torch.nn.Module):
+            self.add_module(name, table)
+        else:
+            self.register_buffer(name, table, persistent=False)
 
     def _ranked(
         self, values: Tensor, target: Tensor, k: int = 1, scores_only: bool = False
@@ -256,7 +265,11 @@ class CRMDecoding(WrapperMetric):
     ) -> None:
         super().__init__(**kwargs)
         self.metric, self.from_logits = metric, from_logits
-        self.register_buffer("costs", f._costs(hierarchy, distance), persistent=False)
+        costs = f._costs(hierarchy, distance)
+        if isinstance(costs, torch.nn.Module):
+            self.costs = costs  # a tree's risk: a submodule, whose tables follow .to(device)
+        else:
+            self.register_buffer("costs", costs, persistent=False)
 
     def _decoded(self, probs: Tensor) -> Tensor:
         return -f.conditional_risk(probs, self.costs, from_logits=self.from_logits)

@@ -127,15 +127,52 @@ def _check_tree(hierarchy: Hierarchy) -> Hierarchy:
     return hierarchy
 
 
-def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> Tensor:
-    """The (nodes, classes) int64 distances of :meth:`Hierarchy.target_distances`."""
+class _TreePairs(torch.nn.Module):
+    """Per-pair tree lookups, ``pairs[targets, classes]``, from ancestor paths (no dense table).
+
+    With a ``distance`` it gives :meth:`Hierarchy.pair_distances`; without, whether each class
+    is below (or is) its target node. Index tensors broadcast, as in ``table[t, c]``; the work
+    is O(pairs x depth), so trees of any size cost what the batch costs. The tree's tables
+    are buffers and follow ``.to(device)``.
+    """
+
+    def __init__(self, hierarchy: Hierarchy, distance: str | None = None) -> None:
+        super().__init__()
+        tree = _check_tree(hierarchy)
+        if distance is not None:
+            check_distance(distance)
+        self.distance, self.top = distance, int(tree.depths.max())
+        self.shape = (tree.num_nodes, tree.num_classes)
+        for name in ("ancestors", "depths", "heights"):
+            self.register_buffer(name, torch.tensor(getattr(tree, name)), persistent=False)
+
+    def __getitem__(self, index: tuple[Tensor, Tensor]) -> Tensor:
+        t, c = torch.broadcast_tensors(*index)
+        depth_t = self.depths[t]
+        below = self.ancestors[c].gather(-1, depth_t[..., None])[..., 0] == t
+        if self.distance is None:
+            return below
+        at = self.ancestors[t]
+        same = (at == self.ancestors[c]).cumprod(-1).sum(-1) - 1
+        lca_depth = torch.minimum(same, torch.minimum(depth_t, self.depths[c]))
+        if self.distance == "edges":
+            table = depth_t + self.depths[c] - 2 * lca_depth
+        elif self.distance == "lca-height":
+            table = self.heights[at.gather(-1, lca_depth[..., None])[..., 0]]
+        else:
+            table = self.top - lca_depth
+        return torch.where(below, 0, table)
+
+
+def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> _TreePairs:
+    """Distances from targets (nodes) to classes, looked up pair by pair."""
     check_distance(distance)
-    return torch.as_tensor(_check_tree(hierarchy).target_distances(distance))
+    return _TreePairs(hierarchy, distance)
 
 
-def _below_table(hierarchy: Hierarchy) -> Tensor:
-    """(nodes, classes) bool: ``[t, c]`` iff class c is below (or is) target t."""
-    return torch.as_tensor(np.ascontiguousarray(_check_tree(hierarchy)._paths.T))
+def _below_table(hierarchy: Hierarchy) -> _TreePairs:
+    """``[t, c]``: whether class c is below (or is) target node t."""
+    return _TreePairs(hierarchy)
 
 
 def _similarity_table(similarity: SimilarityLike) -> Tensor:
@@ -333,20 +370,89 @@ def conditional_risk(
         (batch, classes) float64 risks.
     """
     costs = _costs(hierarchy, distance)
-    if probs.ndim != 2 or costs.shape != (probs.shape[1], probs.shape[1]):
+    if probs.ndim != 2 or tuple(costs.shape) != (probs.shape[1], probs.shape[1]):
         raise InputError(
             f"conditional risk needs probabilities (batch, classes) and a classes x classes cost"
-            f" matrix, got {_shape(probs)} and {_shape(costs)}"
+            f" matrix, got {_shape(probs)} and {tuple(costs.shape)}"
         )
     probs = probs.detach().double()
     if from_logits:
         probs = probs.softmax(dim=1)
+    if isinstance(costs, _TreeRisk):
+        return costs(probs)
     return probs @ costs.to(probs).T
 
 
-def _costs(hierarchy: Costs, distance: str) -> Tensor:
+class _TreeRisk(torch.nn.Module):
+    """``R[b, c] = sum_j p[b, j] d(c, j)`` for a tree distance, without the classes^2 costs.
+
+    With ``M(v)`` the probability mass below node v (summed bottom-up, level by level) and
+    ``L(c, j)`` the depth of the lowest common ancestor, ``sum_j p_j L(c, j)`` is ``S(c)``, the
+    sum of ``M`` over c's path below the root, and the chance that c and j part at node a is
+    ``M(a) - M(child of a towards c)``. So, top-down over the levels, in O(batch x nodes):
+
+    - ``"edges"``: ``R = depth(c) sum(p) + sum_j p_j depth(j) - 2 S(c)``;
+    - ``"bertinetto"`` (H the tree's height): ``R = H (sum(p) - p_c) - (S(c) - p_c depth(c))``;
+    - ``"lca-height"``: ``R = T(c)`` with ``T(v) = T(parent) + height(parent) (M(parent) -
+      M(v))``, ``T(root) = 0``.
+
+    Rows go in chunks, so memory is a few (chunk, nodes) arrays whatever the batch.
+    """
+
+    def __init__(self, hierarchy: Hierarchy, distance: str) -> None:
+        super().__init__()
+        tree = _check_tree(hierarchy)
+        check_distance(distance)
+        self.distance, self.top = distance, int(tree.depths.max())
+        self.shape = (tree.num_classes, tree.num_classes)
+        self.num_classes, self.num_nodes = tree.num_classes, tree.num_nodes
+        order = np.asarray(tree._top_down, dtype=np.int64)
+        depth = tree.depths
+        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
+        self.levels = len(levels)
+        for d, level in enumerate(levels):
+            self.register_buffer(f"level{d}", torch.as_tensor(level), persistent=False)
+        parents = torch.as_tensor(np.asarray(tree.parents, dtype=np.int64))
+        self.register_buffer("parents", parents, persistent=False)
+        self.register_buffer("depths", torch.tensor(depth), persistent=False)
+        self.register_buffer("heights", torch.tensor(tree.heights), persistent=False)
+
+    def forward(self, probs: Tensor) -> Tensor:
+        """(batch, classes) risks of (batch, classes) probabilities, in their dtype."""
+        if not len(probs):
+            return probs.new_zeros((0, self.num_classes))
+        rows = max(1, 2**22 // self.num_nodes)
+        return torch.cat([self._risk(chunk) for chunk in probs.split(rows)])
+
+    def _risk(self, p: Tensor) -> Tensor:
+        c = self.num_classes
+        levels = [getattr(self, f"level{d}") for d in range(self.levels)]
+        mass = p.new_zeros((p.shape[0], self.num_nodes))
+        mass[:, :c] = p
+        for level in reversed(levels[1:]):  # deepest first: children before their parents
+            mass.index_add_(1, self.parents[level], mass[:, level])
+        acc = torch.zeros_like(mass)
+        height = self.heights.to(p)
+        for level in levels[1:]:
+            up = self.parents[level]
+            if self.distance == "lca-height":
+                step = height[up] * (mass[:, up] - mass[:, level])
+            else:
+                step = mass[:, level]
+            acc[:, level] = acc[:, up] + step
+        if self.distance == "lca-height":
+            return acc[:, :c]
+        total, depth = p.sum(1, keepdim=True), self.depths[:c].to(p)
+        if self.distance == "edges":
+            return depth * total + (p * depth).sum(1, keepdim=True) - 2 * acc[:, :c]
+        return self.top * (total - p) - (acc[:, :c] - p * depth)
+
+
+def _costs(hierarchy: Costs | _TreeRisk, distance: str) -> Tensor | _TreeRisk:
+    if isinstance(hierarchy, _TreeRisk):
+        return hierarchy
     if isinstance(hierarchy, Hierarchy):
-        return _distance_table(hierarchy, distance)[: hierarchy.num_classes]
+        return _TreeRisk(hierarchy, distance)
     # a tensor stays on its device: CRMDecoding passes its buffer
     return hierarchy.detach() if isinstance(hierarchy, Tensor) else _cpu_tensor(hierarchy)
 

@@ -285,49 +285,129 @@ class Hierarchy(LabelStructure):
             order.extend(self._children[i])
         return tuple(order)
 
+    @cached_property
+    def ancestors(self) -> np.ndarray:
+        """(nodes, height + 1) int64: row v lists v's path from the root, padded with v.
+
+        ``ancestors[v, d]`` is v's ancestor at depth d for ``d <= depth(v)`` (the root at 0, v
+        itself at its depth) and v beyond. O(nodes x depth) memory: the basis of every
+        pairwise table (LCA, distances, "below"), so none needs a nodes x nodes matrix.
+        """
+        depth = self.depths
+        table = np.empty((self.num_nodes, int(depth.max()) + 1), dtype=np.int64)
+        parents = np.asarray(self.parents, dtype=np.int64)
+        order = np.asarray(self._top_down, dtype=np.int64)
+        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
+        for d, level in enumerate(levels):  # breadth-first: each level after its parents'
+            if d:
+                table[level, :d] = table[parents[level], :d]
+            table[level, d:] = level[:, None]
+        table.setflags(write=False)
+        return table
+
+    @property
+    def _class_paths(self) -> np.ndarray:
+        """(classes, height + 1) node indices from the root down, padded with the class."""
+        return self.ancestors[: self.num_classes]
+
+    def _pairs(self, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+        n = self.num_nodes
+        if a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
+            raise StructureError(f"node indices must be in 0..{n - 1}")
+        return a, b
+
+    def lca_depths(self, a: Any, b: Any) -> np.ndarray:
+        """Depths of the lowest common ancestors of node index arrays ``a`` and ``b``.
+
+        ``a`` and ``b`` broadcast; the work is O(pairs x depth), from :attr:`ancestors`.
+        """
+        a, b = self._pairs(a, b)
+        same = np.cumprod(self.ancestors[a] == self.ancestors[b], axis=-1).sum(axis=-1) - 1
+        return np.minimum(same, np.minimum(self.depths[a], self.depths[b]))
+
+    def lca_indices(self, a: Any, b: Any) -> np.ndarray:
+        """Node indices of the lowest common ancestors of node index arrays ``a`` and ``b``."""
+        a, b = self._pairs(a, b)
+        return np.take_along_axis(self.ancestors[a], self.lca_depths(a, b)[..., None], -1)[..., 0]
+
+    def pair_distances(
+        self, targets: Any, classes: Any, distance: str = "lca-height"
+    ) -> np.ndarray:
+        """Distances from target nodes to classes, pair by pair (arrays that broadcast).
+
+        The entries of :meth:`target_distances` without building it: O(pairs x depth) time
+        and memory, for trees of any size. A class below (or equal to) its target is at 0.
+
+        Raises:
+            ConfigError: for an unknown distance name.
+            StructureError: for an index outside the tree.
+        """
+        check_distance(distance)
+        t, c = self._pairs(targets, classes)
+        lca_depth = self.lca_depths(t, c)
+        if distance == "edges":
+            table = self.depths[t] + self.depths[c] - 2 * lca_depth
+        elif distance == "lca-height":
+            lca = np.take_along_axis(self.ancestors[t], lca_depth[..., None], -1)[..., 0]
+            table = self.heights[lca]
+        else:
+            table = int(self.depths.max()) - lca_depth
+        below = np.take_along_axis(self.ancestors[c], self.depths[t][..., None], -1)[..., 0] == t
+        return np.where(below, 0, table).astype(np.int64)
+
+    def _dense(self, rows: int, cols: int, itemsize: int, what: str, instead: str) -> None:
+        """Refuse a dense table larger than :attr:`DENSE_LIMIT` bytes, naming the way out."""
+        size = rows * cols * itemsize
+        if size > self.DENSE_LIMIT:
+            raise StructureError(
+                f"{what} of this tree would be a dense {rows:,} x {cols:,} table of"
+                f" {size / 2**30:.1f} GiB, over the {self.DENSE_LIMIT / 2**30:.0f} GiB limit"
+                f" (Hierarchy.DENSE_LIMIT); {instead}"
+            )
+
+    #: The largest dense table (bytes) a Hierarchy builds when asked for one.
+    DENSE_LIMIT: ClassVar[int] = 2 * 2**30
+
+    def _rows(self, rows: int, fill: Any) -> np.ndarray:
+        """(rows, classes) int64 table, filled chunk by chunk of rows by ``fill(start, stop)``."""
+        out = np.empty((rows, self.num_classes), dtype=np.int64)
+        step = max(1, 2**24 // max(1, self.num_classes * self.ancestors.shape[1]))
+        for start in range(0, rows, step):
+            stop = min(rows, start + step)
+            out[start:stop] = fill(np.arange(start, stop)[:, None], np.arange(self.num_classes))
+        return out
+
     def path_matrix(self, dtype: Any = np.float32) -> np.ndarray:
         """Return the leaf-by-node matrix A: ``A[c, v] = 1`` iff node v is on class c's path.
 
         The path includes the class's own leaf and the root, so ``A @ V`` sums node vectors
         from the root to each class (the tree loss's weight matrix).
+
+        Raises:
+            StructureError: when the matrix would exceed :attr:`DENSE_LIMIT` bytes.
         """
-        return self._paths.astype(dtype)
-
-    @cached_property
-    def _node_paths(self) -> np.ndarray:
-        """(nodes, nodes) bool: ``[v, u]`` iff u is v or one of its ancestors."""
-        on_path = np.zeros((self.num_nodes, self.num_nodes), dtype=bool)
-        for i in self._top_down:
-            p = self.parents[i]
-            if p >= 0:
-                on_path[i] = on_path[p]
-            on_path[i, i] = True
-        on_path.setflags(write=False)
-        return on_path
-
-    @property
-    def _paths(self) -> np.ndarray:
-        return self._node_paths[: self.num_classes]
-
-    @cached_property
-    def _class_paths(self) -> np.ndarray:
-        """(classes, max_depth + 1) node indices from the root down, padded with the leaf."""
-        depth = self.depths[: self.num_classes]
-        table = np.zeros((self.num_classes, int(depth.max()) + 1), dtype=np.int64)
-        for c in range(self.num_classes):
-            table[c] = c
-            i = c
-            while i >= 0:
-                table[c, self.depths[i]] = i
-                i = self.parents[i]
-        return table
+        self._dense(
+            self.num_classes,
+            self.num_nodes,
+            np.dtype(dtype).itemsize,
+            "path_matrix()",
+            "use Hierarchy.ancestors (each class's path as node indices) instead",
+        )
+        matrix = np.zeros((self.num_classes, self.num_nodes), dtype=dtype)
+        np.put_along_axis(matrix, self._class_paths, 1, axis=1)
+        return matrix
 
     def lca_matrix(self) -> np.ndarray:
-        """Return the (classes, classes) matrix of lowest-common-ancestor node indices."""
-        paths = self._paths.astype(np.int64)
-        lca_depth = paths @ paths.T - 1  # common ancestors form a chain from the root
-        rows = np.arange(self.num_classes)[:, None]
-        return self._class_paths[rows, lca_depth]
+        """Return the (classes, classes) matrix of lowest-common-ancestor node indices.
+
+        Raises:
+            StructureError: when it would exceed :attr:`DENSE_LIMIT` bytes; use
+                :meth:`lca_indices` on the pairs you need.
+        """
+        c = self.num_classes
+        self._dense(c, c, 8, "lca_matrix()", "use Hierarchy.lca_indices(a, b) on the pairs")
+        return self._rows(c, self.lca_indices)
 
     def lca_height_matrix(self) -> np.ndarray:
         """Return the heights of the lowest common ancestors of all class pairs."""
@@ -335,10 +415,7 @@ class Hierarchy(LabelStructure):
 
     def distance_matrix(self) -> np.ndarray:
         """Return tree distances (edges on the path) between all class pairs."""
-        paths = self._paths.astype(np.int64)
-        shared = paths @ paths.T - 1
-        depth = self.depths[: self.num_classes]
-        return depth[:, None] + depth[None, :] - 2 * shared
+        return self.class_distances("edges")
 
     def class_distances(self, distance: str = "lca-height") -> np.ndarray:
         """Return (classes, classes) int64 distances between classes, by a named definition.
@@ -353,8 +430,9 @@ class Hierarchy(LabelStructure):
 
         Raises:
             ConfigError: for an unknown name, listing :data:`DISTANCES`.
+            StructureError: when the table would exceed :attr:`DENSE_LIMIT` bytes.
         """
-        return self.target_distances(distance)[: self.num_classes]
+        return self._distances(self.num_classes, distance)
 
     def target_distances(self, distance: str = "lca-height") -> np.ndarray:
         """Return (nodes, classes) int64 distances from each possible target to each class.
@@ -368,20 +446,23 @@ class Hierarchy(LabelStructure):
 
         Raises:
             ConfigError: for an unknown name, listing :data:`DISTANCES`.
+            StructureError: when the table would exceed :attr:`DENSE_LIMIT` bytes; use
+                :meth:`pair_distances` on the pairs you need.
         """
+        return self._distances(self.num_nodes, distance)
+
+    def _distances(self, rows: int, distance: str) -> np.ndarray:
         check_distance(distance)
-        paths = self._paths.astype(np.int64)
-        lca_depth = self._node_paths.astype(np.int64) @ paths.T - 1  # shared ancestors - 1
-        lca = self._class_paths[np.arange(self.num_classes)[None, :], lca_depth]
-        if distance == "edges":
-            depth = self.depths
-            table = depth[:, None] + depth[None, : self.num_classes] - 2 * lca_depth
-        elif distance == "lca-height":
-            table = self.heights[lca]
-        else:
-            table = int(self.depths.max()) - lca_depth
-        table[paths.T.astype(bool)] = 0  # the classes below a target are right
-        return table.astype(np.int64)
+        what = f"the {distance!r} distances"
+        self._dense(
+            rows,
+            self.num_classes,
+            8,
+            what,
+            "use Hierarchy.pair_distances on the pairs"
+            " you need; structloss.metrics work from ancestor paths, at any size",
+        )
+        return self._rows(rows, lambda t, c: self.pair_distances(t, c, distance))
 
     def lca(self, a: str, b: str) -> str:
         """Return the name of the lowest common ancestor of nodes ``a`` and ``b``."""
