@@ -599,7 +599,10 @@ def test_metrics_synchronise_across_two_processes(tmp_path, monkeypatch):
         (lambda: similarity_accuracy(SCORES, TARGET, np.ones((5, 4))), "square matrix"),
         (lambda: superclass_accuracy(SCORES, TARGET, [0, 1]), "expected 2 score columns"),
         (lambda: superclass_accuracy(SCORES, TARGET, [0.0] * 5), "one integer per class"),
-        (lambda: crm_decode(SCORES[:, :4], TREE), r"got \(4, 4\) and \(5, 5\)"),
+        (
+            lambda: crm_decode(SCORES[:, :4], TREE),
+            r"needs probabilities \(batch, 5\), got \(4, 4\)",
+        ),
         (lambda: SingleLabelMetrics(num_classes=0), "at least 1"),
         (lambda: SingleLabelMetrics(num_classes=5, k=0), "at least 1"),
         (lambda: SingleLabelMetrics(num_classes=4, hierarchy=TREE), "5 classes, not 4"),
@@ -657,3 +660,14 @@ def test_tree_risk_equals_the_dense_cost_product(seed, distance):
     risk = conditional_risk(probs, tree, distance=distance)
     torch.testing.assert_close(risk, dense, rtol=1e-12, atol=1e-12)
     assert conditional_risk(probs[:0], tree, distance=distance).shape == (0, num_classes)
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("distance", ["lca-height", "bertinetto", "edges"])
+def test_crm_decision_without_the_full_risk_is_its_exact_argmin(seed, distance):
+    """Odd seeds quantise the scores, so risks tie across nodes: the lowest class must win."""
+    from structloss.metrics import conditional_risk
+
+    scores, _, tree, _, _ = random_case(seed)
+    full = conditional_risk(scores, tree, distance=distance, from_logits=True).argmin(dim=1)
+    assert torch.equal(crm_decode(scores, tree, distance=distance, from_logits=True), full)

@@ -109,7 +109,7 @@ class TopKAccuracy(_Ratio):
         self._table("below", below, hierarchy)
 
     def _sums(self, values: Tensor, target: Tensor) -> f.Sums:
-        top, target = self._ranked(values, target, self.k, scores_only=True)
+        top, target = self._ranked(values, target, self.k, scores_only=self.k > 1)
         return f._top_k_sums(top, target, self.below)
 
 
@@ -266,12 +266,18 @@ class CRMDecoding(WrapperMetric):
         super().__init__(**kwargs)
         self.metric, self.from_logits = metric, from_logits
         costs = f._costs(hierarchy, distance)
+        if getattr(metric, "num_classes", 0) is None:  # it may get decisions, not scores
+            metric.num_classes = int(costs.shape[0])
         if isinstance(costs, torch.nn.Module):
             self.costs = costs  # a tree's risk: a submodule, whose tables follow .to(device)
         else:
             self.register_buffer("costs", costs, persistent=False)
 
     def _decoded(self, probs: Tensor) -> Tensor:
+        if isinstance(self.costs, f._TreeRisk):
+            if _top1_only(self.metric):  # the decision alone, without the whole risk
+                return self.costs.decide(probs, from_logits=self.from_logits)
+            return self.costs.decoded(probs, from_logits=self.from_logits)
         return -f.conditional_risk(probs, self.costs, from_logits=self.from_logits)
 
     def update(self, probs: Tensor, target: Tensor) -> None:
@@ -290,6 +296,13 @@ class CRMDecoding(WrapperMetric):
         """Reset the wrapped metric."""
         self.metric.reset()
         super().reset()
+
+
+def _top1_only(metric: Metric) -> bool:
+    """Whether ``metric`` reads only each row's top class, so takes predictions."""
+    if isinstance(metric, TopKAccuracy):
+        return metric.k == 1
+    return isinstance(metric, MistakeSeverity | SimilarityAccuracy | SuperclassAccuracy)
 
 
 def _clamped_k(num_classes: int, k: int) -> int:
@@ -349,11 +362,12 @@ class SingleLabelMetrics(_Ordered):
         if groups is not None:
             metrics["superclass_accuracy"] = SuperclassAccuracy(groups, **n)
         if hierarchy is not None and crm:
+            risk = f._costs(hierarchy, distance)  # one tree risk, shared: computed once a batch
             for key, metric in [
                 ("crm_top1", TopKAccuracy(1, **n)),
                 ("crm_mistake_severity", MistakeSeverity(hierarchy, distance=distance, **n)),
             ]:
-                metrics[key] = CRMDecoding(metric, hierarchy, distance=distance)
+                metrics[key] = CRMDecoding(metric, risk, distance=distance)
         super().__init__(metrics)
 
 

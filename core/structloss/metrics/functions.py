@@ -7,6 +7,7 @@ code path and agree to the last bit.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,18 +101,60 @@ def _ranked(
     if indices:
         _check_indices(what, "predictions", values, classes)
         return values.long()[:, None], target.long()
-    if k == 1:  # ties: the lowest class index wins
-        return values.argmax(dim=1, keepdim=True), target.long()
-    return _top_k(values, k), target.long()
+    return _ranking(values, k), target.long()
+
+
+_last_ranking: list[Any] = [None]
+"""The last scores ranked, their identity and their ranking: the metrics of a collection rank
+the same batch's scores (each through its own ``detach()`` view), so it is ranked once, to
+the largest k asked. The scores are held until the next ranking, so their memory cannot be
+reused by another tensor that would then look the same."""
+
+
+def _identity(values: Tensor) -> tuple[Any, ...]:
+    return (
+        values.data_ptr(),
+        values.shape,
+        values.stride(),
+        values.dtype,
+        values.device,
+        values._version,
+    )
+
+
+def _ranking(values: Tensor, k: int) -> Tensor:
+    """:func:`_top_k` of ``values``, reusing the last ranking of the same, unchanged scores."""
+    last = _last_ranking[0]
+    if last is not None and last[1] == _identity(values) and last[2].shape[1] >= k:
+        return last[2][:, :k]
+    # ties: the lowest class index wins
+    top = values.argmax(dim=1, keepdim=True) if k == 1 else _top_k(values, k)
+    _last_ranking[0] = (values, _identity(values), top)
+    return top
 
 
 def _top_k(values: Tensor, k: int) -> Tensor:
     """The (batch, k) indices of the k largest values per row, best first, ties to lower index.
 
-    Float32 (and narrower) scores are ranked by ``topk`` on an int64 key that orders like the
-    float and then by index, so ties are exact without sorting whole rows; other dtypes use a
-    stable ``argsort``.
+    ``topk`` finds each row's k-th value; where exactly k entries reach it (the usual case)
+    they are the answer, ordered by a stable sort of k values. Rows with ties across the
+    k-th value, or NaN, are ranked exactly by an int64 key that orders like the float and
+    then by index (float32 and narrower), or by a stable ``argsort``.
     """
+    kth = values.topk(k, dim=1).values[:, -1:]
+    reach = values >= kth
+    plain = reach.sum(1) == k
+    out = torch.empty((values.shape[0], k), dtype=torch.int64, device=values.device)
+    if bool(plain.any()):
+        index = reach[plain].nonzero()[:, 1].view(-1, k)  # ascending class index
+        order = values[plain].gather(1, index).argsort(dim=1, descending=True, stable=True)
+        out[plain] = index.gather(1, order)
+    if not bool(plain.all()):
+        out[~plain] = _exact_top_k(values[~plain], k)
+    return out
+
+
+def _exact_top_k(values: Tensor, k: int) -> Tensor:
     if values.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         return values.argsort(dim=1, descending=True, stable=True)[:, :k]
     bits = (values.float() + 0.0).contiguous().view(torch.int32)  # + 0.0: -0.0 ties 0.0
@@ -375,11 +418,11 @@ def conditional_risk(
             f"conditional risk needs probabilities (batch, classes) and a classes x classes cost"
             f" matrix, got {_shape(probs)} and {tuple(costs.shape)}"
         )
+    if isinstance(costs, _TreeRisk):
+        return costs(probs.detach(), from_logits=from_logits)
     probs = probs.detach().double()
     if from_logits:
         probs = probs.softmax(dim=1)
-    if isinstance(costs, _TreeRisk):
-        return costs(probs)
     return probs @ costs.to(probs).T
 
 
@@ -406,46 +449,133 @@ class _TreeRisk(torch.nn.Module):
         self.distance, self.top = distance, int(tree.depths.max())
         self.shape = (tree.num_classes, tree.num_classes)
         self.num_classes, self.num_nodes = tree.num_classes, tree.num_nodes
-        order = np.asarray(tree._top_down, dtype=np.int64)
         depth = tree.depths
+        order = np.asarray(tree._top_down, dtype=np.int64)
+        order = order[order >= tree.num_classes]  # internal nodes, breadth-first
         levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
-        self.levels = len(levels)
-        for d, level in enumerate(levels):
-            self.register_buffer(f"level{d}", torch.as_tensor(level), persistent=False)
+        self.inner_levels = len(levels)
+        for d, level in enumerate(levels):  # as positions among the internal nodes
+            inner = torch.as_tensor(level - tree.num_classes)
+            self.register_buffer(f"inner{d}", inner, persistent=False)
         parents = torch.as_tensor(np.asarray(tree.parents, dtype=np.int64))
         self.register_buffer("parents", parents, persistent=False)
         self.register_buffer("depths", torch.tensor(depth), persistent=False)
         self.register_buffer("heights", torch.tensor(tree.heights), persistent=False)
 
-    def forward(self, probs: Tensor) -> Tensor:
-        """(batch, classes) risks of (batch, classes) probabilities, in their dtype."""
-        if not len(probs):
-            return probs.new_zeros((0, self.num_classes))
-        rows = max(1, 2**22 // self.num_nodes)
-        return torch.cat([self._risk(chunk) for chunk in probs.split(rows)])
+    def _cached(self, kind: str, probs: Tensor, from_logits: bool, make: Any) -> Tensor:
+        """``make()``, kept for the same, unchanged input tensor (held by a weak reference).
+
+        The CRM metrics of one collection share this module, so a batch is decoded once.
+        """
+        key = (kind, probs._version, from_logits, tuple(probs.shape))
+        cache = self.__dict__.setdefault("_cache", {})
+        last = cache.get(kind)
+        if last is not None and last[0]() is probs and last[1] == key:
+            return last[2]
+        value = make()
+        cache[kind] = (weakref.ref(probs), key, value)
+        return value
+
+    def decoded(self, probs: Tensor, *, from_logits: bool) -> Tensor:
+        """``-conditional_risk(probs)``: scores whose ranking orders classes by risk."""
+        return self._cached(
+            "scores", probs, from_logits, lambda: self(probs, from_logits=from_logits, sign=-1.0)
+        )
+
+    def decide(self, probs: Tensor, *, from_logits: bool) -> Tensor:
+        """(batch,) ``argmin_c R[b, c]``, ties to the lowest class index, in one pass.
+
+        For the children c of one node g the risk is ``K_g - w_g p_c`` with ``w_g > 0`` (for
+        ``"lca-height"`` ``w_g`` is g's height, for ``"edges"`` 2, for ``"bertinetto"`` H
+        minus g's depth), so each node's best child is its most probable one and only the
+        nodes need comparing. Rows where two nodes come within rounding of the least risk
+        take the full risk, so the decision is :func:`conditional_risk`'s argmin exactly.
+        """
+        return self._cached("classes", probs, from_logits, lambda: self._decide(probs, from_logits))
+
+    def _chunks(self, probs: Tensor, from_logits: bool) -> Any:
+        rows = max(1, 2**23 // self.num_nodes)
+        for start in range(0, probs.shape[0], rows):
+            p = probs[start : start + rows].detach().double()
+            yield start, (p.softmax(dim=1) if from_logits else p)
+
+    def forward(self, probs: Tensor, *, from_logits: bool = False, sign: float = 1.0) -> Tensor:
+        """(batch, classes) float64 risks (times ``sign``) of probabilities or logits."""
+        out = torch.empty(
+            (probs.shape[0], self.num_classes), dtype=torch.float64, device=probs.device
+        )
+        for start, p in self._chunks(probs, from_logits):
+            risk = self._risk(p)
+            out[start : start + len(p)] = risk if sign == 1.0 else risk.mul_(sign)
+        return out
+
+    def _decide(self, probs: Tensor, from_logits: bool) -> Tensor:
+        out = torch.empty(probs.shape[0], dtype=torch.int64, device=probs.device)
+        c = self.num_classes
+        up = self.parents[:c] - c
+        for start, p in self._chunks(probs, from_logits):
+            mass, acc = self._inner(p)
+            best = p.new_full(mass.shape, float("-inf"))
+            best.scatter_reduce_(1, up.expand(len(p), -1), p, "amax")
+            inner_depth = self.depths[c:].to(p)
+            total = p.sum(1, keepdim=True)
+            if self.distance == "lca-height":
+                height = self.heights[c:].to(p)
+                base, weight = acc + height * mass, height
+            elif self.distance == "edges":
+                spread = (p * self.depths[:c].to(p)).sum(1, keepdim=True)
+                base, weight = (inner_depth + 1) * total + spread - 2 * acc, p.new_full((1,), 2.0)
+            else:
+                base, weight = self.top * total - acc, self.top - inner_depth
+            risk = torch.where(best > float("-inf"), base - weight * best, float("inf"))
+            node = risk.argmin(dim=1)
+            pick = torch.where(up[None, :] == node[:, None], p, float("-inf")).argmax(dim=1)
+            # nodes within rounding of the least risk: the full risk decides, exactly as
+            # conditional_risk ranks them (ties to the lowest class index)
+            least = risk.gather(1, node[:, None])
+            ties = (risk <= least + 1e-9 * (least.abs() + 1)).sum(1) > 1
+            if bool(ties.any()):
+                pick[ties] = self._risk(p[ties]).argmin(dim=1)
+            out[start : start + len(p)] = pick
+        return out
+
+    def _inner(self, p: Tensor) -> tuple[Tensor, Tensor]:
+        """Per internal node: the mass below it, and the sum the risk climbs down with.
+
+        ``acc`` is ``sum over the node's path below the root of M`` (edges, bertinetto) or
+        ``T`` (lca-height), as in the class docstring, for the internal nodes only: the
+        classes (many) enter once, summed into their parents, and leave once, read from
+        their parents.
+        """
+        c = self.num_classes
+        mass = p.new_zeros((p.shape[0], self.num_nodes - c))
+        mass.index_add_(1, self.parents[:c] - c, p)
+        levels = [getattr(self, f"inner{d}") for d in range(self.inner_levels)]
+        for level in reversed(levels[1:]):  # deepest first: children before their parents
+            mass.index_add_(1, self.parents[level + c] - c, mass[:, level])
+        acc = torch.zeros_like(mass)
+        height = self.heights[c:].to(p)
+        for level in levels[1:]:
+            parent = self.parents[level + c] - c
+            if self.distance == "lca-height":
+                step = height[parent] * (mass[:, parent] - mass[:, level])
+            else:
+                step = mass[:, level]
+            acc[:, level] = acc[:, parent] + step
+        return mass, acc
 
     def _risk(self, p: Tensor) -> Tensor:
         c = self.num_classes
-        levels = [getattr(self, f"level{d}") for d in range(self.levels)]
-        mass = p.new_zeros((p.shape[0], self.num_nodes))
-        mass[:, :c] = p
-        for level in reversed(levels[1:]):  # deepest first: children before their parents
-            mass.index_add_(1, self.parents[level], mass[:, level])
-        acc = torch.zeros_like(mass)
-        height = self.heights.to(p)
-        for level in levels[1:]:
-            up = self.parents[level]
-            if self.distance == "lca-height":
-                step = height[up] * (mass[:, up] - mass[:, level])
-            else:
-                step = mass[:, level]
-            acc[:, level] = acc[:, up] + step
+        up = self.parents[:c] - c  # each class's parent, among the internal nodes
+        mass, acc = self._inner(p)
         if self.distance == "lca-height":
-            return acc[:, :c]
+            height = self.heights[c:].to(p)
+            return acc[:, up] + height[up] * (mass[:, up] - p)
+        below = acc[:, up] + p  # S(c): the path's masses below the root, the class's own last
         total, depth = p.sum(1, keepdim=True), self.depths[:c].to(p)
         if self.distance == "edges":
-            return depth * total + (p * depth).sum(1, keepdim=True) - 2 * acc[:, :c]
-        return self.top * (total - p) - (acc[:, :c] - p * depth)
+            return depth * total + (p * depth).sum(1, keepdim=True) - 2 * below
+        return self.top * (total - p) - (below - p * depth)
 
 
 def _costs(hierarchy: Costs | _TreeRisk, distance: str) -> Tensor | _TreeRisk:
@@ -470,6 +600,13 @@ def crm_decode(
     Returns:
         (batch,) int64 predicted classes.
     """
+    if isinstance(hierarchy, Hierarchy):
+        if probs.ndim != 2 or probs.shape[1] != hierarchy.num_classes:
+            raise InputError(
+                f"crm_decode needs probabilities (batch, {hierarchy.num_classes}), got"
+                f" {_shape(probs)}"
+            )
+        return _TreeRisk(hierarchy, distance).decide(probs.detach(), from_logits=from_logits)
     risk = conditional_risk(probs, hierarchy, distance=distance, from_logits=from_logits)
     return risk.argmin(dim=1)
 
