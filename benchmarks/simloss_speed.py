@@ -4,15 +4,20 @@ Run ``python benchmarks/simloss_speed.py``. For each class count the two losses 
 interleaved repeats (so drift in machine load hits both alike) and the medians and their
 ratio are printed. SimLoss gathers the batch's rows of S and works in log space, so its cost
 is O(batch x classes) like cross-entropy's; the ratio says how much the gather, the log and
-the extra logsumexp cost on top.
+the extra logsumexp cost on top. ``--tree-classes`` (default 50,000: a 20 x 50 x 50 tree) then
+times SimLoss from a tree's similarity without the matrix (``form = "tree"``), and prints the
+process's peak memory: targets <= 3x cross-entropy and <= 3 GB at 50,000 classes.
 """
 
 from __future__ import annotations
 
+import resource
+
 import torch
 import torch.nn.functional as F
-from _timing import arguments, backward_step, interleaved, median, start
+from _timing import arguments, backward_step, best, interleaved, median, start
 
+from structloss import Hierarchy
 from structloss_simloss import SimLoss, ordinal_similarity
 
 
@@ -31,15 +36,50 @@ def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[flo
     return times["ce"], times["simloss"]
 
 
+def three_level_tree(classes: int, top: int = 20, middle: int = 50) -> Hierarchy:
+    """``classes`` leaves spread evenly under a ``top`` x ``middle`` tree."""
+    groups = top * middle
+    parents = {f"g{g}": f"t{g // middle}" for g in range(groups)}
+    parents |= {f"t{t}": "root" for t in range(top)}
+    names = [f"c{i}" for i in range(classes)]
+    parents |= {name: f"g{i % groups}" for i, name in enumerate(names)}
+    return Hierarchy.from_parents(names, parents)
+
+
+def bench_tree(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:
+    """Return the fastest seconds of (cross-entropy, tree-form SimLoss) forward + backward."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
+    target = torch.randint(classes, (batch,), generator=generator)
+    tree = three_level_tree(classes)
+    simloss = SimLoss(tree.to_similarity("exponential", 0.5, form="tree"))
+    steps = {
+        "ce": backward_step(logits, lambda: F.cross_entropy(logits, target)),
+        "simloss": backward_step(logits, lambda: simloss(logits, target)),
+    }
+    times = best(interleaved(steps, repeats))
+    return times["ce"], times["simloss"]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print a table of median times and SimLoss / cross-entropy ratios."""
-    args = arguments(__doc__.splitlines()[0], repeats=30).parse_args(argv)
+    parser = arguments(
+        __doc__.splitlines()[0],
+        repeats=30,
+        **{"tree-classes": {"type": int, "nargs": "*", "default": [50_000]}},
+    )
+    args = parser.parse_args(argv)
     start(args)
     print("| classes | cross-entropy (ms) | simloss (ms) | ratio |")
     print("| ---: | ---: | ---: | ---: |")
     for classes in args.classes:
         ce, sim = bench(args.batch, classes, args.repeats)
         print(f"| {classes} | {ce * 1e3:.3f} | {sim * 1e3:.3f} | {sim / ce:.2f} |")
+    for classes in args.tree_classes:
+        ce, sim = bench_tree(args.batch, classes, max(3, args.repeats // 3))
+        print(f"| {classes} (tree form, min) | {ce * 1e3:.3f} | {sim * 1e3:.3f} | {sim / ce:.2f} |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak memory of the process: {peak:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -289,15 +289,19 @@ class LossContext:
         gives = 'a tree, such as "hierarchy-file" or "flat"'
         return self._require(Hierarchy, loss, "a hierarchy", gives)
 
-    def require_similarity(self, loss: str) -> Similarity:
-        """The structure as the similarity loss ``loss`` needs (or IncompatibleStructureError)."""
-        from structloss.structures import Similarity
+    def require_similarity(self, loss: str) -> Similarity | LabelStructure:
+        """The structure as the similarity loss ``loss`` needs (or IncompatibleStructureError).
+
+        A :class:`~structloss.structures.TreeSimilarity` (a large tree's similarity, kept
+        as the tree) counts as one; a loss that needs the dense matrix reads ``.matrix``.
+        """
+        from structloss.structures import Similarity, TreeSimilarity
 
         gives = (
             "a similarity, a hierarchy or an embedding (compose converts the last two), such"
             ' as "hierarchy-file"'
         )
-        return self._require(Similarity, loss, "a similarity", gives)
+        return self._require((Similarity, TreeSimilarity), loss, "a similarity", gives)
 
     def require_embedding(self, loss: str) -> LabelEmbedding:
         """The structure as the embedding loss ``loss`` needs (or IncompatibleStructureError)."""
@@ -306,7 +310,7 @@ class LossContext:
         gives = "an embedding; nothing converts to one"
         return self._require(LabelEmbedding, loss, "a label embedding", gives)
 
-    def _require(self, kind: type, loss: str, needs: str, gives: str) -> Any:
+    def _require(self, kind: type | tuple[type, ...], loss: str, needs: str, gives: str) -> Any:
         """The structure when it is a ``kind``; else the error naming the loss and the fix."""
         if isinstance(self.structure, kind):
             return self.structure

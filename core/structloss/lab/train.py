@@ -509,8 +509,10 @@ def _tree_of(data: Dataset, structure: LabelStructure | None) -> dict[str, Any]:
     if isinstance(structure, Similarity):
         similarity: Similarity | None = structure
     else:
-        # the similarity accuracy metric credits Wu-Palmer similarity, whatever SimLoss uses
-        similarity = hierarchy.to_similarity("wu-palmer") if hierarchy is not None else None
+        # the similarity accuracy metric credits Wu-Palmer similarity, whatever SimLoss uses;
+        # a tree too large for a dense classes x classes matrix reports none
+        small = hierarchy is not None and hierarchy.num_classes <= Hierarchy.TREE_FORM_CLASSES
+        similarity = hierarchy.to_similarity("wu-palmer") if small else None
     groups = data.groups
     if groups is None and hierarchy is not None:
         groups = hierarchy_groups(hierarchy)[0]

@@ -112,14 +112,8 @@ reused by another tensor that would then look the same."""
 
 
 def _identity(values: Tensor) -> tuple[Any, ...]:
-    return (
-        values.data_ptr(),
-        values.shape,
-        values.stride(),
-        values.dtype,
-        values.device,
-        values._version,
-    )
+    where = (values.data_ptr(), values._version, values.dtype, values.device)
+    return (*where, *values.shape, *values.stride())
 
 
 def _ranking(values: Tensor, k: int) -> Tensor:

@@ -12,7 +12,7 @@ their shared base :class:`MatrixStructure`).
 from __future__ import annotations
 
 from structloss.structures.base import LabelStructure, check_classes
-from structloss.structures.hierarchy import DISTANCES, Hierarchy, check_distance
+from structloss.structures.hierarchy import DISTANCES, Hierarchy, TreeSimilarity, check_distance
 from structloss.structures.matrices import LabelEmbedding, MatrixStructure, Similarity
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "LabelStructure",
     "MatrixStructure",
     "Similarity",
+    "TreeSimilarity",
     "check_classes",
     "check_distance",
 ]

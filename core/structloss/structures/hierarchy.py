@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -17,7 +16,7 @@ from structloss.errors import ConfigError, StructureError, closest
 from structloss.structures.base import LabelStructure, check_classes
 from structloss.structures.matrices import Similarity
 
-__all__ = ["DISTANCES", "Hierarchy", "check_distance"]
+__all__ = ["DISTANCES", "Hierarchy", "TreeSimilarity", "check_distance"]
 
 
 def _tree_nodes(
@@ -483,7 +482,12 @@ class Hierarchy(LabelStructure):
         return int(depth[self.index(a)] + depth[self.index(b)] - 2 * depth[top])
 
     # -- conversion ---------------------------------------------------------------------
-    def to_similarity(self, rule: str = "exponential", decay: float = 0.5) -> Similarity:
+    #: Above this many classes ``to_similarity(form="auto")`` gives the tree form.
+    TREE_FORM_CLASSES: ClassVar[int] = 4096
+
+    def to_similarity(
+        self, rule: str = "exponential", decay: float = 0.5, form: str = "auto"
+    ) -> Similarity | TreeSimilarity:
         """Return class similarities derived from the tree.
 
         Args:
@@ -496,17 +500,44 @@ class Hierarchy(LabelStructure):
                 of its top-1 accuracy on real data (docs/plugins/simloss.md), so it is no
                 longer the default.
             decay: the base for ``"exponential"``, in [0, 1]; 0 gives the identity.
+            form: ``"dense"``: a :class:`Similarity` matrix (classes x classes);
+                ``"tree"``: a :class:`TreeSimilarity`, the same similarity kept as the tree
+                and the rule, which SimLoss evaluates from subtree sums in O(batch x nodes)
+                (``"exponential"`` only); ``"auto"`` (default): the tree form above
+                :attr:`TREE_FORM_CLASSES` classes with the exponential rule, else dense.
 
         Raises:
-            StructureError: for an unknown rule or a decay outside [0, 1].
+            StructureError: for an unknown rule or form, a decay outside [0, 1], the tree
+                form of another rule, or a dense matrix over :attr:`DENSE_LIMIT` bytes.
         """
+        if form not in ("auto", "dense", "tree"):
+            raise StructureError(
+                f'unknown similarity form {form!r}; choose "auto", "dense" or "tree"'
+                f"{closest(str(form), ['auto', 'dense', 'tree'])}"
+            )
+        if rule == "exponential" and not (0.0 <= decay <= 1.0):  # NaN fails too
+            raise StructureError(f"decay must be in [0, 1], got {decay!r}")
+        tree_form = form == "tree" or (form == "auto" and self.num_classes > self.TREE_FORM_CLASSES)
+        if tree_form and rule == "exponential":
+            return TreeSimilarity(hierarchy=self, decay=float(decay))
+        if form == "tree":
+            raise StructureError(
+                f'form = "tree" supports rule = "exponential" only, got {rule!r}; use form ='
+                ' "dense" (a classes x classes matrix) or the exponential rule'
+            )
+        c = self.num_classes
+        self._dense(
+            c,
+            c,
+            8,
+            "the similarity matrix",
+            'use rule = "exponential" with form = "tree" (SimLoss then needs no matrix)',
+        )
         if rule == "wu-palmer":
             depth = self.depths[: self.num_classes].astype(np.float64)
             lca_depth = self.depths[self.lca_matrix()].astype(np.float64)
             matrix = 2.0 * lca_depth / (depth[:, None] + depth[None, :])
         elif rule == "exponential":
-            if not 0.0 <= decay <= 1.0 or math.isnan(decay):
-                raise StructureError(f"decay must be in [0, 1], got {decay!r}")
             matrix = np.power(float(decay), self.distance_matrix().astype(np.float64))
         else:
             raise StructureError(
@@ -515,6 +546,44 @@ class Hierarchy(LabelStructure):
             )
         np.fill_diagonal(matrix, 1.0)
         return Similarity.from_matrix(self.classes, matrix)
+
+
+@attrs.frozen(eq=False)
+class TreeSimilarity(LabelStructure):
+    """The similarity ``S_ij = decay ** distance(i, j)`` of a tree, kept as the tree.
+
+    What :meth:`Hierarchy.to_similarity` gives with ``form = "tree"`` (and, by default,
+    above :attr:`Hierarchy.TREE_FORM_CLASSES` classes): a similarity of kind
+    ``"similarity"`` that never builds the classes x classes matrix. SimLoss computes
+    ``sum_c S[y, c] p_c`` from it by subtree sums in O(batch x nodes). :attr:`matrix` builds
+    the dense matrix on request (refused over :attr:`Hierarchy.DENSE_LIMIT` bytes).
+
+    Attributes:
+        hierarchy: the class tree.
+        decay: the base, in [0, 1].
+    """
+
+    kind: ClassVar[str] = "similarity"
+    hierarchy: Hierarchy
+    decay: float
+    rule: ClassVar[str] = "exponential"
+
+    @property
+    def classes(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The classes, in label order."""
+        return self.hierarchy.classes
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The dense (classes, classes) matrix, built on request."""
+        return self.hierarchy.to_similarity("exponential", self.decay, form="dense").matrix
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.hierarchy == other.hierarchy and self.decay == other.decay
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _flatten_nested(node: Mapping[str, Any], parents: dict[str, str], leaves: list[str]) -> None:

@@ -24,14 +24,17 @@ from torch import Tensor
 from structloss.errors import InputError
 from structloss.objective import Objective, is_probability_target
 from structloss.specs import LossContext
-from structloss.structures import Similarity
+from structloss.structures import Similarity, TreeSimilarity
+from structloss_simloss.tree import TreeCredit
 
 __all__ = ["SimLoss", "build_simloss"]
 
 
-def _as_similarity(similarity: Similarity | np.ndarray | Tensor | Sequence[Any]) -> Similarity:
+def _as_similarity(
+    similarity: Similarity | TreeSimilarity | np.ndarray | Tensor | Sequence[Any],
+) -> Similarity | TreeSimilarity:
     """Return ``similarity`` as a validated :class:`Similarity` (values in [0, 1], unit diagonal)."""
-    if isinstance(similarity, Similarity):
+    if isinstance(similarity, Similarity | TreeSimilarity):
         return similarity
     if isinstance(similarity, Tensor):
         similarity = similarity.detach().cpu().double().numpy()
@@ -70,6 +73,38 @@ def _soft_target_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tenso
         rows, classes = low.nonzero(as_tuple=True)
         exact = torch.logsumexp(logits[rows] + similarity[classes].log(), dim=1)
         log_credit = log_credit.index_put((rows, classes), exact - total[rows, 0])
+    return -(q * torch.where(used, log_credit, 0.0)).sum(1)
+
+
+def _tree_simloss(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
+    """Per-sample SimLoss of a tree similarity, from subtree sums (see :mod:`.tree`)."""
+    top = logits.detach().amax(1, keepdim=True)
+    e = (logits - top).exp()
+    credit = tree.credit(e, index)
+    finfo = torch.finfo(logits.dtype)
+    low = credit < finfo.tiny / finfo.eps
+    per_sample = e.sum(1).log() - credit.clamp_min(finfo.tiny).log()
+    if not torch.compiler.is_compiling() and bool(low.any()):
+        rows = low.nonzero()[:, 0]
+        exact = -tree.log_credit_exact(logits, rows, index[rows])
+        per_sample = per_sample.index_put((rows,), exact)
+    return per_sample
+
+
+def _tree_soft_simloss(tree: TreeCredit, logits: Tensor, q: Tensor) -> Tensor:
+    """Per-sample ``-sum_y q_y log credit(y)`` of a tree similarity, every credit at once."""
+    top = logits.detach().amax(1, keepdim=True)
+    e = (logits - top).exp()
+    credits = tree.credits(e)
+    used = q > 0
+    finfo = torch.finfo(logits.dtype)
+    log_total = e.sum(1, keepdim=True).log()
+    log_credit = torch.where(used, credits.clamp_min(finfo.tiny), 1.0).log() - log_total
+    low = used & (credits < finfo.tiny / finfo.eps)
+    if not torch.compiler.is_compiling() and bool(low.any()):
+        rows, classes = low.nonzero(as_tuple=True)
+        exact = tree.log_credit_exact(logits, rows, classes)
+        log_credit = log_credit.index_put((rows, classes), exact)
     return -(q * torch.where(used, log_credit, 0.0)).sum(1)
 
 
@@ -182,8 +217,11 @@ class SimLoss(Objective):
             validate=validate,
         )
         self.classes = structure.classes
+        self.tree = TreeCredit(structure) if isinstance(structure, TreeSimilarity) else None
+        dense = None if self.tree is not None else structure.matrix
         self.register_buffer(
-            "similarity", torch.tensor(structure.matrix, dtype=torch.get_default_dtype())
+            "similarity",
+            None if dense is None else torch.tensor(dense, dtype=torch.get_default_dtype()),
         )
 
     def forward(self, outputs: Tensor, target: Tensor) -> Tensor:
@@ -202,12 +240,17 @@ class SimLoss(Objective):
             q = self.check_probabilities(outputs, target)
             self._check_device(outputs)
             logits = outputs.to(q.dtype)
-            per_sample = _soft_target_simloss(logits, self.similarity.to(q.dtype), q)
+            if self.tree is not None:
+                per_sample = _tree_soft_simloss(self.tree, logits, q)
+            else:
+                per_sample = _soft_target_simloss(logits, self.similarity.to(q.dtype), q)
             return self.reduce(per_sample, torch.ones_like(per_sample, dtype=torch.bool))
         index, valid = self.check_inputs(outputs, target)
         self._check_device(outputs)
         # half-precision outputs are computed in float32, as cross-entropy is under autocast
         logits = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
+        if self.tree is not None:
+            return self.reduce(_tree_simloss(self.tree, logits, index), valid)
         similarity = self.similarity.to(logits.dtype)
         if torch.compiler.is_compiling():
             # the eager kernel branches on the data (underflow fallback); traced graphs use
@@ -218,10 +261,11 @@ class SimLoss(Objective):
         return self.reduce(per_sample, valid)
 
     def _check_device(self, outputs: Tensor) -> None:
-        if self.similarity.device != outputs.device:
+        held = self.similarity if self.tree is None else self.tree.parents
+        if held.device != outputs.device:
             raise InputError(
-                f"outputs are on {outputs.device} but the loss's similarity matrix is on"
-                f" {self.similarity.device}; move the loss with loss.to(device)"
+                f"outputs are on {outputs.device} but the loss's similarity is on"
+                f" {held.device}; move the loss with loss.to(device)"
             )
 
     def extra_repr(self) -> str:
