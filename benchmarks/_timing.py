@@ -100,3 +100,15 @@ def start(args: argparse.Namespace) -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, batch {args.batch}")
+
+
+def three_level_tree(classes: int, top: int = 20, middle: int = 50) -> Any:
+    """A Hierarchy of ``classes`` leaves spread evenly under a ``top`` x ``middle`` tree."""
+    from structloss import Hierarchy
+
+    groups = top * middle
+    parents = {f"g{g}": f"t{g // middle}" for g in range(groups)}
+    parents |= {f"t{t}": "root" for t in range(top)}
+    names = [f"c{i}" for i in range(classes)]
+    parents |= {name: f"g{i % groups}" for i, name in enumerate(names)}
+    return Hierarchy.from_parents(names, parents)

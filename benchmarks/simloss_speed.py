@@ -15,9 +15,8 @@ import resource
 
 import torch
 import torch.nn.functional as F
-from _timing import arguments, backward_step, best, interleaved, median, start
+from _timing import arguments, backward_step, best, interleaved, median, start, three_level_tree
 
-from structloss import Hierarchy
 from structloss_simloss import SimLoss, ordinal_similarity
 
 
@@ -34,16 +33,6 @@ def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[flo
     }
     times = median(interleaved(steps, repeats))
     return times["ce"], times["simloss"]
-
-
-def three_level_tree(classes: int, top: int = 20, middle: int = 50) -> Hierarchy:
-    """``classes`` leaves spread evenly under a ``top`` x ``middle`` tree."""
-    groups = top * middle
-    parents = {f"g{g}": f"t{g // middle}" for g in range(groups)}
-    parents |= {f"t{t}": "root" for t in range(top)}
-    names = [f"c{i}" for i in range(classes)]
-    parents |= {name: f"g{i % groups}" for i, name in enumerate(names)}
-    return Hierarchy.from_parents(names, parents)
 
 
 def bench_tree(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:

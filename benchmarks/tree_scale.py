@@ -17,19 +17,9 @@ import sys
 import time
 
 import torch
+from _timing import three_level_tree
 
-from structloss import Hierarchy
 from structloss.metrics import SingleLabelMetrics
-
-
-def tree(classes: int, top: int = 20, middle: int = 50) -> Hierarchy:
-    """``classes`` leaves spread evenly under a ``top`` x ``middle`` tree of internal nodes."""
-    groups = top * middle
-    parents = {f"g{g}": f"t{g // middle}" for g in range(groups)}
-    parents |= {f"t{t}": "root" for t in range(top)}
-    names = [f"c{i}" for i in range(classes)]
-    parents |= {name: f"g{i % groups}" for i, name in enumerate(names)}
-    return Hierarchy.from_parents(names, parents)
 
 
 def peak_gib() -> float:
@@ -52,12 +42,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
 
     start = time.perf_counter()
-    built = tree(args.parents)
+    built = three_level_tree(args.parents)
     _ = built.ancestors, built.heights
     build = time.perf_counter() - start
     print(f"| Hierarchy.from_parents + ancestors, {built.num_nodes:,} nodes | {build:.2f} s |")
 
-    big = tree(args.classes)
+    big = three_level_tree(args.classes)
     generator = torch.Generator().manual_seed(0)
     target = torch.randint(args.classes, (args.predictions,), generator=generator)
     metrics = SingleLabelMetrics(num_classes=args.classes, k=5, hierarchy=big, crm=True)

@@ -488,3 +488,25 @@ def test_isolated_host_registers_requirements_and_reports_failures() -> None:
     assert host.components("required-0") == {"backend": ["elsewhere"]}
     with pytest.raises(AssertionError, match=r"^isolated_host\(fake_structloss_plugin\): .*"):
         isolated_host(plugin(structloss_loss=lambda: []))
+
+
+@pytest.mark.slow
+def test_check_compiles_passes_a_traceable_loss_and_catches_a_graph_break():
+    from structloss.builtin.losses import CrossEntropy
+    from structloss.objective import Objective
+    from structloss.testing import check_compiles
+
+    check_compiles(
+        CrossEntropy(5, label_smoothing=0.1), torch.randn(4, 5), torch.tensor([0, 4, 2, 2])
+    )
+
+    class Branchy(Objective):
+        def forward(self, outputs, target):
+            index, valid = self.check_inputs(outputs, target)
+            if bool(outputs.sum() > 0):  # data-dependent Python branch: a graph break
+                outputs = outputs * 2
+            per_sample = torch.nn.functional.cross_entropy(outputs, index, reduction="none")
+            return self.reduce(per_sample, valid)
+
+    with pytest.raises(Exception, match=r"(?i)data-dependent|graph break|Unsupported"):
+        check_compiles(Branchy(5), torch.randn(4, 5), torch.tensor([0, 4, 2, 2]))

@@ -28,7 +28,8 @@ so a plain ``pytest`` test is all a plugin needs::
   small structures over any classes; :func:`mixup_target`: probability targets as timm's
   ``Mixup`` builds them, for checking a loss takes them.
 - :func:`assert_mentions`: an error message says every part it should; :func:`fit`
-  trains a model on one batch and returns the loss before and after.
+  trains a model on one batch and returns the loss before and after; :func:`check_compiles`:
+  ``torch.compile(loss)`` gives the eager value and gradient.
 - :func:`isolated_host`: a fresh host with the built-ins and one plugin; the pytest fixture
   ``plugin_host`` of :mod:`structloss.testing.fixtures` returns one per test.
 """
@@ -42,13 +43,14 @@ from structloss.testing.examples import (
     example_structure,
     mixup_target,
 )
-from structloss.testing.losses import check_loss, fit
+from structloss.testing.losses import check_compiles, check_loss, fit
 from structloss.testing.plugins import check_plugin, isolated_host
 from structloss.testing.structures import check_structure
 
 __all__ = [
     "DEFAULT_CLASSES",
     "assert_mentions",
+    "check_compiles",
     "check_loss",
     "check_plugin",
     "check_structure",

@@ -112,6 +112,31 @@ def fit(
     return first, float(loss(model(x), target).detach())
 
 
+def check_compiles(
+    loss: Objective,
+    outputs: Tensor,
+    target: Any,
+    *,
+    backend: str = "aot_eager",
+    fullgraph: bool = True,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> None:
+    """Assert ``torch.compile(loss)`` gives the eager loss's value and gradient.
+
+    ``backend="inductor"`` checks the default compiler (slower to compile); ``fullgraph``
+    asserts there is no graph break. ``outputs`` need not require grad: copies do.
+    """
+    compiled = torch.compile(loss, backend=backend, fullgraph=fullgraph)
+    z = outputs.detach().clone().requires_grad_()
+    eager = outputs.detach().clone().requires_grad_()
+    value, expected = compiled(z, target), loss(eager, target)
+    torch.testing.assert_close(value, expected, rtol=rtol, atol=atol)
+    value.sum().backward()
+    expected.sum().backward()
+    torch.testing.assert_close(z.grad, eager.grad, rtol=rtol, atol=atol)
+
+
 def _walk_tensors(value: Any, path: str) -> Iterable[str]:
     if isinstance(value, Tensor):
         yield path
