@@ -105,7 +105,11 @@ def test_needs_classes(plugin_host: PluginHost) -> None:
 
 
 def test_class_lists_are_registered(plugin_host: PluginHost) -> None:
-    assert plugin_host.registry.names("class-list") == ["cifar100", "imagenet1k"]
+    assert plugin_host.registry.names("class-list") == [
+        "cifar100",
+        "imagenet1k",
+        "wordnet-noun-leaves",
+    ]
     components = plugin_host.components("wordnet-tree")
     assert components["structure"] == ["wordnet-tree"]
 

@@ -218,3 +218,29 @@ def test_sense_order_and_the_ambiguity_warning(real: Location) -> None:
     (tigers,) = map_classes(db, ["tigers"]).ambiguous
     assert tigers.chosen == "liberation_tigers_of_tamil_eelam.n.01"
     assert [name for name, _ in tigers.others] == ["tiger.n.01", "tiger.n.02"]
+
+
+@pytest.mark.slow
+def test_all_of_wordnet_noun_leaves_as_one_tree(real: Location, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STRUCTLOSS_CACHE_DIR", str(tmp_path))
+    from structloss import compose
+    from structloss_wordnet_tree.classlists import noun_leaf_classes
+
+    classes = noun_leaf_classes()
+    db = real.open()
+    assert 60_000 < len(classes) < 70_000 and len(set(classes)) == len(classes)
+    dog = db.synset_by_name("dog.n.01")
+    assert f"n{dog:08d}" not in classes  # dog has hyponyms (breeds)
+    poodle = db.synset_by_name("standard_poodle.n.01")
+    assert f"n{poodle:08d}" in classes
+    config = {
+        "classes": "wordnet-noun-leaves",
+        "structure": {"provider": "wordnet-tree"},
+        "loss": {"name": "cross-entropy"},
+    }
+    loss = compose(config)  # ids name synsets exactly: no ambiguity to warn about
+    assert loss.num_classes == len(classes)
+    tree = build(StructureContext(classes=classes))  # from the cache now
+    assert tree.classes == classes and tree.num_nodes > len(classes)
+    assert tree.root == "entity.n.01" and int(tree.depths.max()) >= 15
+    assert tree.pair_distances(0, 1, "edges") >= 2  # tree tables work at this size

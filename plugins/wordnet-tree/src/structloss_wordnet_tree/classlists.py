@@ -133,3 +133,19 @@ def _read_classes(name: str) -> tuple[str, ...]:
 def _read_tree(name: str) -> Hierarchy:
     text = files(_PACKAGE).joinpath("data", f"{name}_tree.json").read_text("utf-8")
     return Hierarchy.from_dict(json.loads(text), _read_classes(name))
+
+
+def noun_leaf_classes() -> tuple[str, ...]:
+    """Every WordNet noun synset that has no hyponym, as ImageNet-style ids (``n02084071``).
+
+    The class list ``wordnet-noun-leaves`` (about 65,000 classes in WordNet 3.0): with
+    ``[structure] provider = "wordnet-tree"`` it gives the tree of all of WordNet's nouns,
+    built once and then read from the cache. Needs a WordNet database (found as the
+    provider finds one).
+
+    Raises:
+        StructureError: when no WordNet database is found, saying where it looked.
+    """
+    from structloss_wordnet_tree.locate import open_wordnet
+
+    return tuple(f"n{offset:08d}" for offset in open_wordnet().noun_leaves())

@@ -190,6 +190,22 @@ class WordNet:
             return False
         return self._data[offset : offset + 9] == b"%08d " % offset
 
+    def noun_leaves(self) -> tuple[int, ...]:
+        """Offsets of every noun synset that is no synset's hypernym (the leaves), in file order.
+
+        Reads every synset once (about 82,000 in WordNet 3.0; 65,000 of them leaves).
+        """
+        data, offsets = self._data, []
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            if data[start : start + 1].isdigit():  # licence lines start with spaces
+                offsets.append(start)
+            start = end + 1
+        inner = {h for offset in offsets for h in self.synset(offset).hypernyms}
+        return tuple(o for o in offsets if o not in inner)
+
     def synset(self, offset: int) -> Synset:
         """Return the synset at byte ``offset`` of ``data.noun``.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from structloss.hookspecs import provides
 from structloss.specs import ClassListSpec, StructureSpec
-from structloss_wordnet_tree.classlists import BUILTIN_LISTS
+from structloss_wordnet_tree.classlists import BUILTIN_LISTS, noun_leaf_classes
 from structloss_wordnet_tree.provider import build
 
 __all__ = ["structloss_class_lists", "structloss_structures"]
@@ -23,7 +23,12 @@ structloss_structures = provides(
         kind="hierarchy",
     ),
 )
-#: ``cifar100`` and ``imagenet1k``
+#: ``cifar100`` and ``imagenet1k`` (shipped), ``wordnet-noun-leaves`` (read from WordNet)
 structloss_class_lists = provides(
-    *(ClassListSpec(b.name, b.classes, b.summary) for b in BUILTIN_LISTS.values())
+    *(ClassListSpec(b.name, b.classes, b.summary) for b in BUILTIN_LISTS.values()),
+    ClassListSpec(
+        "wordnet-noun-leaves",
+        noun_leaf_classes,
+        "every WordNet noun without a hyponym (about 65,000), as ImageNet-style ids",
+    ),
 )
