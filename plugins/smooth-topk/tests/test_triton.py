@@ -262,3 +262,32 @@ def test_kernels_compile_for_a_gpu_without_one(tmp_path):
         pytest.skip(f"this triton's compile API differs: {result.stderr.splitlines()[-1]}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("compiled")
+
+
+def test_custom_op_shapes_match_the_launch_shapes(kernels, device):
+    from structloss_smooth_topk.triton_ops import _shapes
+
+    for n in (2, 3, 17, 100, 1000, 5000):
+        for k in (1, 2, 4, 5, 7, 8, 15):
+            for block in (None, 16, 64):
+                kp, _, chunks, _ = kernels._launch_shape(n, k, block)
+                assert _shapes(n, k, block) == (kp, chunks), (n, k, block)
+
+
+def test_custom_ops_pass_opcheck(kernels, device):
+    from structloss_smooth_topk.triton_ops import smooth_topk_forward
+
+    generator = torch.Generator().manual_seed(3)
+    scores = (torch.randn(3, 21, generator=generator) * 3).to(device).requires_grad_()
+    target = torch.tensor([0, 20, 7], device=device)
+    torch.library.opcheck(smooth_topk_forward, (scores, target, 3, 0.5, 1.0, 16))
+
+
+def test_compiled_model_keeps_one_graph_with_the_triton_backend(kernels, device):
+    from structloss.testing import check_compiles
+
+    loss = SmoothTopK(21, k=3, tau=0.5, backend=default_compute_backend("triton"))
+    generator = torch.Generator().manual_seed(4)
+    scores = (torch.randn(4, 21, generator=generator) * 3).to(device)
+    target = torch.tensor([3, 0, 20, 9], device=device)
+    check_compiles(loss, scores, target, fullgraph=True, rtol=1e-5, atol=1e-6)

@@ -21,8 +21,6 @@ factory does). Set ``TRITON_INTERPRET=1`` before importing triton to run it on t
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import triton
 import triton.language as tl
@@ -263,56 +261,54 @@ def _launch_shape(n: int, k: int, block: int | None) -> tuple[int, int, int, int
     return kp, block, triton.cdiv(n, block), num_warps
 
 
-class SmoothTopKTritonFunction(torch.autograd.Function):
-    """Autograd function running the fused Triton kernels (float32 compute)."""
+def launch_forward(
+    scores: Tensor, target: Tensor, k: int, tau: float, alpha: float, block: int | None
+) -> tuple[Tensor, ...]:
+    """Run the forward kernel: the loss and what the backward kernel reads."""
+    s = scores if scores.stride(1) == 1 else scores.contiguous()
+    y = target.contiguous()
+    rows, n = s.shape
+    kp, block, chunks, num_warps = _launch_shape(n, k, block)
+    device = s.device
+    loss = torch.empty(rows, device=device, dtype=torch.float32)
+    stats = torch.empty(rows, _STATS.value, device=device, dtype=torch.float32)
+    top_v = torch.empty(rows, kp, device=device, dtype=torch.float32)
+    top_i = torch.empty(rows, kp, device=device, dtype=torch.int32)
+    log_rho = torch.empty(rows, kp, device=device, dtype=torch.float32)
+    log_tau = torch.empty(rows, kp, device=device, dtype=torch.float32)
+    carry = torch.empty(rows, chunks, kp, device=device, dtype=torch.float32)
+    if rows:
+        _smooth_topk_forward[(rows,)](
+            s, s.stride(0), y, loss, stats, top_v, top_i, log_rho, log_tau, carry,
+            n, k * tau, tau, alpha / tau,
+            K=k, KP=kp, BLOCK=block, NCHUNK=chunks, num_warps=num_warps,
+        )  # fmt: skip
+    return loss, stats, top_v, top_i, log_rho, log_tau, carry
 
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
-        scores: Tensor,
-        target: Tensor,
-        k: int,
-        tau: float,
-        alpha: float,
-        block: int | None,
-    ) -> Tensor:
-        s = scores if scores.stride(1) == 1 else scores.contiguous()
-        y = target.contiguous()
-        rows, n = s.shape
-        kp, block, chunks, num_warps = _launch_shape(n, k, block)
-        device = s.device
-        loss = torch.empty(rows, device=device, dtype=torch.float32)
-        stats = torch.empty(rows, _STATS.value, device=device, dtype=torch.float32)
-        top_v = torch.empty(rows, kp, device=device, dtype=torch.float32)
-        top_i = torch.empty(rows, kp, device=device, dtype=torch.int32)
-        log_rho = torch.empty(rows, kp, device=device, dtype=torch.float32)
-        log_tau = torch.empty(rows, kp, device=device, dtype=torch.float32)
-        carry = torch.empty(rows, chunks, kp, device=device, dtype=torch.float32)
-        if rows:
-            _smooth_topk_forward[(rows,)](
-                s, s.stride(0), y, loss, stats, top_v, top_i, log_rho, log_tau, carry,
-                n, k * tau, tau, alpha / tau,
-                K=k, KP=kp, BLOCK=block, NCHUNK=chunks, num_warps=num_warps,
-            )  # fmt: skip
-        ctx.save_for_backward(s, y, stats, top_v, top_i, log_rho, log_tau, carry)
-        ctx.k, ctx.tau, ctx.launch = k, tau, (kp, block, chunks, num_warps)
-        ctx.scores_dtype = scores.dtype
-        return loss
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        s, y, stats, top_v, top_i, log_rho, log_tau, carry = ctx.saved_tensors
-        kp, block, chunks, num_warps = ctx.launch
-        rows, n = s.shape
-        grad = torch.empty(rows, n, device=s.device, dtype=ctx.scores_dtype)
-        if rows:
-            _smooth_topk_backward[(rows,)](
-                s, s.stride(0), y, grad_loss.contiguous(), grad, grad.stride(0), stats,
-                top_v, top_i, log_rho, log_tau, carry, n, ctx.k * ctx.tau,
-                K=ctx.k, KP=kp, BLOCK=block, NCHUNK=chunks, num_warps=num_warps,
-            )  # fmt: skip
-        return grad, None, None, None, None, None
+def launch_backward(
+    scores: Tensor,
+    target: Tensor,
+    grad_loss: Tensor,
+    saved: tuple[Tensor, ...],
+    k: int,
+    tau: float,
+    block: int | None,
+) -> Tensor:
+    """Run the backward kernel: ``dL/dscores`` in the scores' dtype."""
+    s = scores if scores.stride(1) == 1 else scores.contiguous()
+    y = target.contiguous()
+    stats, top_v, top_i, log_rho, log_tau, carry = saved
+    rows, n = s.shape
+    kp, block, chunks, num_warps = _launch_shape(n, k, block)
+    grad = torch.empty(rows, n, device=s.device, dtype=scores.dtype)
+    if rows:
+        _smooth_topk_backward[(rows,)](
+            s, s.stride(0), y, grad_loss.contiguous(), grad, grad.stride(0), stats,
+            top_v, top_i, log_rho, log_tau, carry, n, k * tau,
+            K=k, KP=kp, BLOCK=block, NCHUNK=chunks, num_warps=num_warps,
+        )  # fmt: skip
+    return grad
 
 
 def smooth_topk_triton(
@@ -338,7 +334,13 @@ def smooth_topk_triton(
         tau: temperature, > 0.
         alpha: margin, >= 0.
         block: classes per chunk (a power of two >= 16); chosen from n and k when None.
+
+    The kernels run as the torch custom ops ``structloss_smooth_topk::forward`` and
+    ``::backward`` (:mod:`structloss_smooth_topk.triton_ops`), so ``torch.compile`` keeps a
+    model with this loss in one graph.
     """
     if scores.dtype == torch.float64 or k > MAX_K:
         return smooth_topk_torch(scores, target, k, tau, alpha)
-    return SmoothTopKTritonFunction.apply(scores, target, k, tau, alpha, block)
+    from structloss_smooth_topk.triton_ops import smooth_topk_forward
+
+    return smooth_topk_forward(scores, target, k, tau, alpha, block)[0]
