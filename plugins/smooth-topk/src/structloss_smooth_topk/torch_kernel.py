@@ -61,23 +61,28 @@ def exclusive_prefix_sum(a: Tensor, out: Tensor | None = None) -> Tensor:
     return out
 
 
-def prefix_polynomials(w: Tensor, k: int) -> tuple[list[Tensor], Tensor]:
+def prefix_polynomials(w: Tensor, k: int, *, keep: bool = True) -> tuple[list[Tensor], Tensor]:
     """``E_u(j) = sigma_u(w_{<j})`` for u = 1..k-1 and ``rho_m = sigma_m(w)`` for m = 0..k.
 
     ``E_u = exclusive_prefix_sum(w * E_{u-1})`` and ``rho_u = sum(w * E_{u-1})``, with
     ``E_0 = 1``: k prefix sums of positive terms.
 
     Returns:
-        ``([E_1, ..., E_{k-1}], rho (B, k + 1))``.
+        ``([E_1, ..., E_{k-1}], rho (B, k + 1))``; with ``keep=False`` no ``E`` (the forward
+        pass needs only ``rho``), in two reused buffers.
     """
     prefixes: list[Tensor] = []
     rho = [torch.ones_like(w[:, 0])]
     term = w
     for m in range(1, k + 1):
         if m < k:
-            prefixes.append(exclusive_prefix_sum(term))
-            rho.append(prefixes[-1][:, -1] + term[:, -1])  # the total, without another pass
-            term = w * prefixes[-1]
+            prefix = exclusive_prefix_sum(term)
+            rho.append(prefix[:, -1] + term[:, -1])  # the total, without another pass
+            if keep:
+                prefixes.append(prefix)
+                term = w * prefix
+            else:  # only rho is wanted: two buffers, reused
+                term = prefix.mul_(w)
         else:
             rho.append(term.sum(1))
     return prefixes, torch.stack(rho, 1)
@@ -124,12 +129,12 @@ def forward_stats(s: Tensor, y: Tensor, k: int, tau: float, alpha: float) -> For
     s_y = s.gather(1, label).squeeze(1)
     top_vals, top_idx = s.scatter(1, label, float("-inf")).topk(k, dim=1)
     theta = top_vals[:, k - 1]
-    keep = torch.ones_like(s, dtype=torch.bool)
-    keep.scatter_(1, top_idx[:, : k - 1], False).scatter_(1, label, False)
-    w = torch.where(keep, ((s - theta[:, None]) / kt).clamp(max=0).exp(), 0)
+    # one buffer, in place: w_j = exp(min(0, (s_j - theta) / kt)), 0 on T and y
+    w = (s - theta[:, None]).div_(kt).clamp_(max=0).exp_()
+    w.scatter_(1, top_idx[:, : k - 1], 0.0).scatter_(1, label, 0.0)
     lam = (w.sum(1) / k).clamp(min=1)
-    w = w / lam[:, None]
-    _, rho = prefix_polynomials(w, k)
+    w.div_(lam[:, None])
+    _, rho = prefix_polynomials(w, k, keep=False)
     log_lam = lam.log()
     degrees = torch.arange(k + 1, device=s.device, dtype=s.dtype)
     log_rho = rho.log() + degrees * log_lam[:, None]
@@ -160,13 +165,17 @@ def backward_direction(f: Forward, y: Tensor, k: int) -> Tensor:
     h = c[:, k - 1 :].expand_as(w)
     g = h * prefixes[k - 2].flip(1) if k >= 2 else h.clone()
     buffers = (torch.empty_like(w), torch.empty_like(w))
+    product = torch.empty_like(w)
     for u in range(k - 2, -1, -1):
-        h = exclusive_prefix_sum(w_rev * h, out=buffers[u % 2]).add_(c[:, u : u + 1])
+        torch.mul(w_rev, h, out=product)
+        h = exclusive_prefix_sum(product, out=buffers[u % 2]).add_(c[:, u : u + 1])
         if u == 0:
             g += h
         else:
             g.addcmul_(prefixes[u - 1].flip(1), h)
-    direction = (w_rev * g).flip(1)
+            prefixes[u - 1] = product  # drop E_(u-1): the list no longer holds it
+    del prefixes, product
+    direction = g.mul_(w_rev).flip(1)
     if k >= 2:
         direction.scatter_(1, f.top_idx[:, : k - 1], _top_direction(f, k))
     direction.scatter_(1, y[:, None], -1.0)
