@@ -23,8 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts import _timing
 
 import torch
-import torch.nn.functional as F
-from _timing import backward_step, best, interleaved, three_level_tree
+from _timing import against_cross_entropy, best, interleaved, three_level_tree
 
 Row = dict[str, Any]
 
@@ -44,21 +43,11 @@ def _timed(name: str, case: str, steps: dict[str, Callable[[], None]], repeats: 
     }
 
 
-def _logits(batch: int, classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
-    return logits, torch.randint(classes, (batch,), generator=generator)
-
-
 def simloss_cases(quick: bool, repeats: int) -> list[Row]:
     from structloss_simloss import SimLoss, ordinal_similarity
 
     def against_ce(name: str, loss: Any, classes: int, rounds: int) -> Row:
-        logits, target = _logits(256, classes)
-        steps = {
-            "cross-entropy": backward_step(logits, lambda: F.cross_entropy(logits, target)),
-            name: backward_step(logits, lambda: loss(logits, target)),
-        }
+        steps = against_cross_entropy(name, loss, 256, classes)
         return _timed(name, f"256 x {classes:,}", steps, rounds)
 
     rows = [
@@ -79,13 +68,8 @@ def smooth_topk_cases(quick: bool, repeats: int) -> list[Row]:
     from structloss_smooth_topk import smooth_topk_torch
 
     classes = 1_000 if quick else 10_000
-    logits, target = _logits(256, classes)
-    steps = {
-        "cross-entropy": backward_step(logits, lambda: F.cross_entropy(logits, target)),
-        "smooth-topk torch": backward_step(
-            logits, lambda: smooth_topk_torch(logits, target, 5, 1.0, 1.0).mean()
-        ),
-    }
+    loss = lambda z, t: smooth_topk_torch(z, t, 5, 1.0, 1.0).mean()  # noqa: E731
+    steps = against_cross_entropy("smooth-topk torch", loss, 256, classes)
     rows = [_timed("smooth-topk", f"256 x {classes:,}, k = 5", steps, repeats)]
     ce, topk = (measure(256, classes, 5, which) for which in ("cross-entropy", "smooth-topk"))
     rows.append(

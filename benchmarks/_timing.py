@@ -77,6 +77,26 @@ def backward_step(owner: Any, loss: Callable[[], Any]) -> Step:
     return step
 
 
+def against_cross_entropy(
+    name: str, loss: Callable[[Any, Any], Any], batch: int, classes: int, *, seed: int = 0
+) -> dict[str, Step]:
+    """Forward + backward steps of ``F.cross_entropy`` and of ``loss`` on the same logits.
+
+    The logits are (batch, classes) standard normal, the targets uniform, both from
+    ``seed``; ``loss(logits, target)`` returns a scalar or per-sample losses (summed).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
+    target = torch.randint(classes, (batch,), generator=generator)
+    return {
+        "cross-entropy": backward_step(logits, lambda: F.cross_entropy(logits, target)),
+        name: backward_step(logits, lambda: loss(logits, target).sum()),
+    }
+
+
 def arguments(description: str, *, repeats: int, **extra: Any) -> argparse.ArgumentParser:
     """A parser with the options every loss benchmark shares, and ``extra`` ones.
 

@@ -13,41 +13,31 @@ from __future__ import annotations
 
 import resource
 
-import torch
-import torch.nn.functional as F
-from _timing import arguments, backward_step, best, interleaved, median, start, three_level_tree
+from _timing import (
+    against_cross_entropy,
+    arguments,
+    best,
+    interleaved,
+    median,
+    start,
+    three_level_tree,
+)
 
 from structloss_simloss import SimLoss, ordinal_similarity
 
 
-def bench(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:
+def bench(batch: int, classes: int, repeats: int) -> tuple[float, float]:
     """Return the median seconds of (cross-entropy, SimLoss) forward + backward."""
-    generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
-    target = torch.randint(classes, (batch,), generator=generator)
     simloss = SimLoss(ordinal_similarity([str(i) for i in range(classes)], r=0.5))
-
-    steps = {
-        "ce": backward_step(logits, lambda: F.cross_entropy(logits, target)),
-        "simloss": backward_step(logits, lambda: simloss(logits, target)),
-    }
-    times = median(interleaved(steps, repeats))
-    return times["ce"], times["simloss"]
+    times = median(interleaved(against_cross_entropy("simloss", simloss, batch, classes), repeats))
+    return times["cross-entropy"], times["simloss"]
 
 
-def bench_tree(batch: int, classes: int, repeats: int, *, seed: int = 0) -> tuple[float, float]:
+def bench_tree(batch: int, classes: int, repeats: int) -> tuple[float, float]:
     """Return the fastest seconds of (cross-entropy, tree-form SimLoss) forward + backward."""
-    generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, classes, generator=generator).requires_grad_()
-    target = torch.randint(classes, (batch,), generator=generator)
-    tree = three_level_tree(classes)
-    simloss = SimLoss(tree.to_similarity("exponential", 0.5, form="tree"))
-    steps = {
-        "ce": backward_step(logits, lambda: F.cross_entropy(logits, target)),
-        "simloss": backward_step(logits, lambda: simloss(logits, target)),
-    }
-    times = best(interleaved(steps, repeats))
-    return times["ce"], times["simloss"]
+    simloss = SimLoss(three_level_tree(classes).to_similarity("exponential", 0.5, form="tree"))
+    times = best(interleaved(against_cross_entropy("simloss", simloss, batch, classes), repeats))
+    return times["cross-entropy"], times["simloss"]
 
 
 def main(argv: list[str] | None = None) -> None:

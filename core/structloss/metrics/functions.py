@@ -203,7 +203,6 @@ class _TreePairs(torch.nn.Module):
 
 def _distance_table(hierarchy: Hierarchy, distance: str = "lca-height") -> _TreePairs:
     """Distances from targets (nodes) to classes, looked up pair by pair."""
-    check_distance(distance)
     return _TreePairs(hierarchy, distance)
 
 
@@ -443,17 +442,14 @@ class _TreeRisk(torch.nn.Module):
         self.distance, self.top = distance, int(tree.depths.max())
         self.shape = (tree.num_classes, tree.num_classes)
         self.num_classes, self.num_nodes = tree.num_classes, tree.num_nodes
-        depth = tree.depths
-        order = np.asarray(tree._top_down, dtype=np.int64)
-        order = order[order >= tree.num_classes]  # internal nodes, breadth-first
-        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
+        levels = [level[level >= tree.num_classes] for level in tree.levels]  # internal nodes
         self.inner_levels = len(levels)
         for d, level in enumerate(levels):  # as positions among the internal nodes
             inner = torch.as_tensor(level - tree.num_classes)
             self.register_buffer(f"inner{d}", inner, persistent=False)
         parents = torch.as_tensor(np.asarray(tree.parents, dtype=np.int64))
         self.register_buffer("parents", parents, persistent=False)
-        self.register_buffer("depths", torch.tensor(depth), persistent=False)
+        self.register_buffer("depths", torch.tensor(tree.depths), persistent=False)
         self.register_buffer("heights", torch.tensor(tree.heights), persistent=False)
 
     def _cached(self, kind: str, probs: Tensor, from_logits: bool, make: Any) -> Tensor:

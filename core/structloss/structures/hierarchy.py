@@ -285,6 +285,16 @@ class Hierarchy(LabelStructure):
         return tuple(order)
 
     @cached_property
+    def levels(self) -> tuple[np.ndarray, ...]:
+        """The node indices at each depth, root first: ``levels[d]`` holds depth d's nodes.
+
+        What level-by-level sums over the tree loop over (bottom-up reversed, top-down
+        forward), in breadth-first order.
+        """
+        order = np.asarray(self._top_down, dtype=np.int64)
+        return tuple(np.split(order, np.flatnonzero(np.diff(self.depths[order])) + 1))
+
+    @cached_property
     def ancestors(self) -> np.ndarray:
         """(nodes, height + 1) int64: row v lists v's path from the root, padded with v.
 
@@ -292,12 +302,9 @@ class Hierarchy(LabelStructure):
         itself at its depth) and v beyond. O(nodes x depth) memory: the basis of every
         pairwise table (LCA, distances, "below"), so none needs a nodes x nodes matrix.
         """
-        depth = self.depths
-        table = np.empty((self.num_nodes, int(depth.max()) + 1), dtype=np.int64)
+        table = np.empty((self.num_nodes, len(self.levels)), dtype=np.int64)
         parents = np.asarray(self.parents, dtype=np.int64)
-        order = np.asarray(self._top_down, dtype=np.int64)
-        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
-        for d, level in enumerate(levels):  # breadth-first: each level after its parents'
+        for d, level in enumerate(self.levels):  # each level after its parents'
             if d:
                 table[level, :d] = table[parents[level], :d]
             table[level, d:] = level[:, None]

@@ -21,6 +21,7 @@ import torch
 from structloss_smooth_topk import SmoothTopK, smooth_topk_torch
 from structloss_smooth_topk.backend import default_compute_backend
 from structloss_smooth_topk.reference import recursive_loss_and_grad
+from structloss_smooth_topk.triton_ops import launch_shape
 
 pytestmark = pytest.mark.filterwarnings(
     # the interpreter evaluates log(0) = -inf with NumPy, which warns
@@ -230,7 +231,7 @@ stats["TOPI"] = "*i32"
 forward = {**common, **stats, "LOSS": "*fp32", "tau": "fp32", "alpha_over_tau": "fp32"}
 backward = {**common, **stats, "GOUT": "*fp32", "GRAD": "*bf16", "stride_g": "i64"}
 for n, k in [(10000, 5), (37, 1), (1000, tk.MAX_K)]:
-    kp, block, chunks, num_warps = tk._launch_shape(n, k, None)
+    kp, block, chunks, num_warps = tk.launch_shape(n, k, None)
     constants = {"K": k, "KP": kp, "BLOCK": block, "NCHUNK": chunks}
     for kernel, types in [(tk._smooth_topk_forward, forward), (tk._smooth_topk_backward, backward)]:
         signature = {}
@@ -264,14 +265,16 @@ def test_kernels_compile_for_a_gpu_without_one(tmp_path):
     assert result.stdout.strip().endswith("compiled")
 
 
-def test_custom_op_shapes_match_the_launch_shapes(kernels, device):
-    from structloss_smooth_topk.triton_ops import _shapes
+def test_launch_shapes_follow_tritons_power_of_two_rules(kernels, device):
+    import triton
 
     for n in (2, 3, 17, 100, 1000, 5000):
         for k in (1, 2, 4, 5, 7, 8, 15):
-            for block in (None, 16, 64):
-                kp, _, chunks, _ = kernels._launch_shape(n, k, block)
-                assert _shapes(n, k, block) == (kp, chunks), (n, k, block)
+            kp = triton.next_power_of_2(k + 1)
+            block = max(16, min(1024, 8192 // kp, triton.next_power_of_2(n)))
+            want = (kp, block, triton.cdiv(n, block), 8 if block >= 1024 else 4)
+            assert launch_shape(n, k, None) == want, (n, k)
+            assert launch_shape(n, k, 64) == (kp, 64, triton.cdiv(n, 64), 4), (n, k)
 
 
 def test_custom_ops_pass_opcheck(kernels, device):

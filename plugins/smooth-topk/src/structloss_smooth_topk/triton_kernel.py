@@ -27,6 +27,7 @@ import triton.language as tl
 from torch import Tensor
 
 from structloss_smooth_topk.torch_kernel import smooth_topk_torch
+from structloss_smooth_topk.triton_ops import launch_shape
 
 __all__ = ["MAX_K", "smooth_topk_triton"]
 
@@ -252,15 +253,6 @@ def _smooth_topk_backward(
         tl.store(grad_ptr + offs, grad.to(GRAD.dtype.element_ty), mask=offs < n)
 
 
-def _launch_shape(n: int, k: int, block: int | None) -> tuple[int, int, int, int]:
-    """``(KP, BLOCK, NCHUNK, num_warps)`` for ``n`` classes and subset size ``k``."""
-    kp = triton.next_power_of_2(k + 1)
-    if block is None:
-        block = max(16, min(1024, 8192 // kp, triton.next_power_of_2(n)))
-    num_warps = 8 if block >= 1024 else 4
-    return kp, block, triton.cdiv(n, block), num_warps
-
-
 def launch_forward(
     scores: Tensor, target: Tensor, k: int, tau: float, alpha: float, block: int | None
 ) -> tuple[Tensor, ...]:
@@ -268,7 +260,7 @@ def launch_forward(
     s = scores if scores.stride(1) == 1 else scores.contiguous()
     y = target.contiguous()
     rows, n = s.shape
-    kp, block, chunks, num_warps = _launch_shape(n, k, block)
+    kp, block, chunks, num_warps = launch_shape(n, k, block)
     device = s.device
     loss = torch.empty(rows, device=device, dtype=torch.float32)
     stats = torch.empty(rows, _STATS.value, device=device, dtype=torch.float32)
@@ -300,7 +292,7 @@ def launch_backward(
     y = target.contiguous()
     stats, top_v, top_i, log_rho, log_tau, carry = saved
     rows, n = s.shape
-    kp, block, chunks, num_warps = _launch_shape(n, k, block)
+    kp, block, chunks, num_warps = launch_shape(n, k, block)
     grad = torch.empty(rows, n, device=s.device, dtype=scores.dtype)
     if rows:
         _smooth_topk_backward[(rows,)](

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["smooth_topk_backward", "smooth_topk_forward"]
+__all__ = ["launch_shape", "smooth_topk_backward", "smooth_topk_forward"]
 
 _KERNELS = "structloss_smooth_topk.triton_kernel"
 _STATS = 8  # per-row floats passed from forward to backward (the kernels' _STATS)
@@ -29,12 +29,17 @@ def _kernels() -> Any:
     return importlib.import_module(_KERNELS)
 
 
-def _shapes(n: int, k: int, block: int | None) -> tuple[int, int]:
-    """``(KP, NCHUNK)`` as the kernels' ``_launch_shape`` computes them, without triton."""
-    kp = 1 << k.bit_length()  # next power of two above k
+def launch_shape(n: int, k: int, block: int | None) -> tuple[int, int, int, int]:
+    """``(KP, BLOCK, NCHUNK, num_warps)`` of the kernels for ``n`` classes and subset size k.
+
+    ``KP`` is the power of two above k (the kernels' per-row vectors), ``BLOCK`` the classes
+    per chunk (a power of two, 16..1024, chosen from n and k when None). Plain integers, so
+    the fake implementations need no triton.
+    """
+    kp = 1 << k.bit_length()  # the next power of two >= k + 1
     if block is None:
         block = max(16, min(1024, 8192 // kp, 1 << max(0, (n - 1).bit_length())))
-    return kp, -(-n // block)
+    return kp, block, -(-n // block), 8 if block >= 1024 else 4
 
 
 @torch.library.custom_op("structloss_smooth_topk::forward", mutates_args=())
@@ -48,7 +53,7 @@ def smooth_topk_forward(
 @smooth_topk_forward.register_fake
 def _(scores: Tensor, target: Tensor, k: int, tau: float, alpha: float, block: int | None) -> Any:
     rows, n = scores.shape
-    kp, chunks = _shapes(n, k, block)
+    kp, _, chunks, _ = launch_shape(n, k, block)
 
     def empty(*shape: int, dtype: torch.dtype = torch.float32) -> Tensor:
         return scores.new_empty(shape, dtype=dtype)
