@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,7 +89,13 @@ def distributed_world() -> Iterator[World]:
         yield World(rank=rank, size=size, device=device)
         dist.barrier()  # leave together: rank 0 may still be writing the run folder
     finally:
+        # DDP reducers hold the group: free the trained wrappers first, so the group and
+        # gloo's worker threads go down now, not during interpreter teardown (where a
+        # still-running C++ thread aborts the process: "terminate called without an
+        # active exception")
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def wrap_model(model: nn.Module, world: World) -> nn.Module:
