@@ -19,6 +19,7 @@ from structloss_smooth_topk.reference import (
     grid_errors,
     recursive_loss_and_grad,
 )
+from structloss_smooth_topk.torch_kernel import padded_width, product_tree, tree_adjoint
 
 ROWS = {100: 16, 1000: 8, 10000: 3}
 
@@ -70,3 +71,32 @@ def test_recursive_reference_matches_brute_force():
         loss, grad = recursive_loss_and_grad(scores, target, k, 0.3, 0.9)
         np.testing.assert_allclose(loss, want.detach().numpy(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(grad, want_grad.numpy(), rtol=0, atol=1e-12)
+
+
+def sequential_polynomial(w: torch.Tensor, k: int) -> torch.Tensor:
+    """``sigma_1 .. sigma_k`` of each row of ``w``, one class at a time (the textbook recursion)."""
+    sigma = [torch.ones(w.shape[0], dtype=w.dtype)] + [torch.zeros(w.shape[0], dtype=w.dtype)] * k
+    for j in range(w.shape[1]):
+        sigma = [sigma[0]] + [sigma[m] + w[:, j] * sigma[m - 1] for m in range(1, k + 1)]
+    return torch.stack(sigma[1:], 1)
+
+
+# widths that pad (odd, just above a power of two) or not, and k from 1 up to n - 1
+TREE_CASES = [(2, 1), (3, 2), (5, 4), (7, 3), (16, 5), (17, 16), (33, 5), (100, 2), (1000, 7)]
+
+
+@pytest.mark.parametrize(("n", "k"), TREE_CASES)
+def test_product_tree_and_its_adjoint_match_the_sequential_recursion(n, k):
+    generator = torch.Generator().manual_seed(n + k)
+    w = torch.rand(3, n, generator=generator, dtype=torch.float64)
+    padded = torch.zeros(3, padded_width(n), dtype=torch.float64)
+    padded[:, :n] = w
+    levels = product_tree(padded, k)
+    want = sequential_polynomial(w, k)
+    torch.testing.assert_close(levels[-1][:, :, 0], want, rtol=1e-13, atol=0)
+    # the adjoint is the gradient of sum_m c_m sigma_m, signed c as in the backward pass
+    c = torch.randn(3, k, generator=generator, dtype=torch.float64)
+    leaf = w.clone().requires_grad_()
+    (want_grad,) = torch.autograd.grad((sequential_polynomial(leaf, k) * c).sum(), leaf)
+    grad = tree_adjoint(levels, c, torch.empty(3, levels[0].shape[2], dtype=torch.float64))
+    torch.testing.assert_close(grad[:, :n], want_grad, rtol=1e-12, atol=1e-12)

@@ -18,20 +18,24 @@ prod_R (1 + w_j t)``::
 ``[t^1] Q = sum_i tau_i rho_{i+1} >= 1`` and ``[t^0] Q = sum_i tau_i rho_i >= 1``, where
 ``tau_i = sigma_i(v)`` and ``rho_m = sigma_m(w)`` are sums of positive terms of size at most
 ``C(n, m)``; nothing cancels and ``theta - x_y`` is one rounded difference of scores.
-``rho`` comes from k prefix sums (``rho_m = sum_l w_l sigma_{m-1}(w_{<l})``), after scaling
-``w`` by ``1 / lambda`` with ``lambda = max(1, sum(w) / k)`` so no coefficient can overflow.
+``rho`` is the polynomial ``prod_R (1 + w_j t)`` truncated at degree k, multiplied out by a
+balanced product tree (pairs of halves, then pairs of those: about 4 passes over the
+classes in all, every term positive, rounding error growing with the tree's depth log2 n
+rather than with n), after scaling ``w`` by ``1 / lambda`` with ``lambda = max(1, sum(w) /
+k)`` so no coefficient can overflow.
 
-The backward is the exact adjoint of those prefix sums. ``dD/dx_j`` for ``j`` in R is
-``w_j dF/dw_j`` for the functional ``F = sum_m c_m rho_m`` with ``c_m = tau_{m-1} lambda^m /
+The backward is the exact adjoint of that tree. ``dD/dx_j`` for ``j`` in R is ``w_j
+dF/dw_j`` for the functional ``F = sum_m c_m rho_m`` with ``c_m = tau_{m-1} lambda^m /
 [t^1]Q - tau_m lambda^m / [t^0]Q`` (each part at most ``2^k``: ``[t^1]Q`` and ``[t^0]Q``
-contain the terms they divide, and ``rho_m >= 1`` once ``lambda > 1``). With
-``E_u(j) = sigma_u(w_{<j})`` (exclusive prefix sums) and ``H_u(j) = c_{u+1} + sum_{l > j}
-w_l H_{u+1}(l)`` (exclusive suffix sums), ``dF/dw_j = sum_u E_u(j) H_u(j)``. Nothing is
-divided by ``(1 + w_j t)`` (the unstable recursion); the one subtraction, inside ``c``,
-separates two probabilities in [0, 1] (``P(j in a random k-subset) - P(j in a random
-(k-1)-subset)``), and since a sum's rounding error is bounded by the sum of its terms'
-magnitudes, the gradient keeps an absolute error of a few float32 ulps. Classes in ``T``
-(k - 1 of them) get their gradient from ``k - 1`` leave-one-out polynomials of degree k - 2.
+contain the terms they divide, and ``rho_m >= 1`` once ``lambda > 1``). Going down the
+tree, a child's coefficient gradient is its parent's, correlated with its sibling's
+coefficients; at a leaf, ``dF/dw_j = sum_m c_m sigma_{m-1}(w without j)``, a sum of ``c_m``
+times positive products. Nothing is divided by ``(1 + w_j t)`` (the unstable recursion);
+the one subtraction, inside ``c``, separates two probabilities in [0, 1] (``P(j in a random
+k-subset) - P(j in a random (k-1)-subset)``), and since a sum's rounding error is bounded
+by the sum of its terms' magnitudes, the gradient keeps an absolute error of a few float32
+ulps. Classes in ``T`` (k - 1 of them) get their gradient from ``k - 1`` leave-one-out
+polynomials of degree k - 2.
 """
 
 from __future__ import annotations
@@ -50,42 +54,66 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def exclusive_prefix_sum(a: Tensor, out: Tensor | None = None) -> Tensor:
-    """Return ``out[..., j] = sum_{l < j} a[..., l]`` (a shifted cumulative sum, no subtraction).
+def padded_width(n: int) -> int:
+    """A width >= n that halves evenly about log2(n) - 3 times (at most 1/8 more)."""
+    block = 1 << max(0, n.bit_length() - 4)
+    return -(-n // block) * block
 
-    Writes into ``out`` (a tensor shaped like ``a``) when given.
+
+def product_tree(w: Tensor, k: int) -> list[Tensor]:
+    """Levels of the product tree of ``prod_j (1 + w_j t)`` truncated at degree ``k``.
+
+    A level (B, d, P) holds P polynomials by their coefficients of ``t^1 .. t^d`` (the
+    constant 1 left out): ``levels[0]`` is ``w`` (B, 1, N); each next level multiplies the
+    first half of the previous one by its second half; the last (B, k, 1) is ``rho_1 ..
+    rho_k``. A level of odd width gets a zero column (the polynomial 1) first.
     """
-    out = torch.empty_like(a) if out is None else out
-    out[..., 0] = 0
-    torch.cumsum(a[..., :-1], -1, out=out[..., 1:])
+    levels = [w[:, None, :]]
+    a = levels[0]
+    while a.shape[2] > 1:
+        if a.shape[2] % 2:
+            a = levels[-1] = torch.cat([a, a.new_zeros(*a.shape[:2], 1)], 2)
+        d, half = a.shape[1], a.shape[2] // 2
+        e = min(2 * d, k)
+        left, right = a[:, :, :half], a[:, :, half:]
+        out = a.new_empty(a.shape[0], e, half)
+        torch.add(left, right, out=out[:, :d])  # [t^m] for m <= d: l_m + r_m + sum l_i r_(m-i)
+        if e > d:  # degrees above d start from l_(m-d) r_d
+            torch.mul(left[:, : e - d], right[:, d - 1 : d], out=out[:, d:])
+        for i in range(1, min(d, e - 1) + 1):
+            hi = min(d - 1, e - i)
+            if hi > 0:
+                out[:, i : i + hi].addcmul_(left[:, i - 1 : i], right[:, :hi])
+        levels.append(out)
+        a = out
+    return levels
+
+
+def tree_adjoint(levels: list[Tensor], c: Tensor, out: Tensor) -> Tensor:
+    """Write ``dF/dw`` (B, N) into ``out`` for ``F = sum_m c_m rho_m``, ``c`` (B, k).
+
+    Goes down ``product_tree``'s levels: with a parent ``p = l r``, ``dF/dl_i = g_i +
+    sum_j g_(i+j) r_j`` (and alike for ``r``), ``g`` the parent's coefficient gradient. Two
+    buffers the size of the largest inner level hold the levels in between.
+    """
+    inner = [a.numel() for a in levels[1:-1]]
+    buffers = c.new_empty(2, max(inner)) if inner else c.new_empty(2, 0)
+    g = c[:, :, None]
+    for step, a in enumerate(reversed(levels[:-1])):
+        d, half, e = a.shape[1], a.shape[2] // 2, g.shape[1]
+        g = g[:, :, :half]  # the gradient of a zero column is not needed
+        left, right = a[:, :, :half], a[:, :, half:]
+        grad = out[:, None] if a is levels[0] else buffers[step % 2, : a.numel()].view(a.shape)
+        for part, sibling in ((grad[:, :, :half], right), (grad[:, :, half:], left)):
+            hi = min(d, e - 1)
+            torch.addcmul(g[:, :hi], g[:, 1 : 1 + hi], sibling[:, :1], out=part[:, :hi])
+            if hi < d:
+                part[:, hi:].copy_(g[:, hi:d])
+            for j in range(2, hi + 1):
+                span = min(d, e - j)
+                part[:, :span].addcmul_(g[:, j : j + span], sibling[:, j - 1 : j])
+        g = grad
     return out
-
-
-def prefix_polynomials(w: Tensor, k: int, *, keep: bool = True) -> tuple[list[Tensor], Tensor]:
-    """``E_u(j) = sigma_u(w_{<j})`` for u = 1..k-1 and ``rho_m = sigma_m(w)`` for m = 0..k.
-
-    ``E_u = exclusive_prefix_sum(w * E_{u-1})`` and ``rho_u = sum(w * E_{u-1})``, with
-    ``E_0 = 1``: k prefix sums of positive terms.
-
-    Returns:
-        ``([E_1, ..., E_{k-1}], rho (B, k + 1))``; with ``keep=False`` no ``E`` (the forward
-        pass needs only ``rho``), in two reused buffers.
-    """
-    prefixes: list[Tensor] = []
-    rho = [torch.ones_like(w[:, 0])]
-    term = w
-    for m in range(1, k + 1):
-        if m < k:
-            prefix = exclusive_prefix_sum(term)
-            rho.append(prefix[:, -1] + term[:, -1])  # the total, without another pass
-            if keep:
-                prefixes.append(prefix)
-                term = w * prefix
-            else:  # only rho is wanted: two buffers, reused
-                term = prefix.mul_(w)
-        else:
-            rho.append(term.sum(1))
-    return prefixes, torch.stack(rho, 1)
 
 
 def elementary_symmetric(weights: Tensor, degree: int) -> Tensor:
@@ -106,7 +134,6 @@ class Forward(NamedTuple):
 
     loss: Tensor  # (B,)
     d: Tensor  # (B,) the softplus argument D
-    w: Tensor  # (B, n) scaled weights of R; 0 on T and y
     top_idx: Tensor  # (B, k) classes of the k largest non-target scores, descending
     log_v: Tensor  # (B, k - 1) log weights of T, <= 0
     log_lam: Tensor  # (B,) log of the scale lambda >= 1
@@ -116,41 +143,69 @@ class Forward(NamedTuple):
     log_den: Tensor  # (B,) log [t^0] Q
 
 
-def forward_stats(s: Tensor, y: Tensor, k: int, tau: float, alpha: float) -> Forward:
+def top_k_others(s: Tensor, label: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The k largest scores of each row other than its label's, descending, and their classes.
+
+    One ``topk(k + 1)`` of the scores, dropping the label where it is among them (no copy
+    of the scores with the label masked).
+    """
+    values, classes = s.topk(k + 1, dim=1)
+    others = (classes == label).to(torch.int8).argsort(dim=1, stable=True)[:, :k]
+    others = others.sort(dim=1).values  # back in descending order of score
+    return values.gather(1, others), classes.gather(1, others)
+
+
+def forward_stats(
+    s: Tensor, y: Tensor, k: int, tau: float, alpha: float
+) -> tuple[Forward, list[Tensor]]:
     """Compute the loss of each row of ``s`` (B, n) against ``y`` (B,) and what backward needs.
 
     Args:
         s: scores in the compute dtype; ``1 <= k < n``.
         y: int64 labels in range.
         k, tau, alpha: the loss's options (validated by the caller).
+
+    Returns:
+        The per-row results and the levels of ``product_tree`` (``levels[0][:, 0, :n]`` is
+        the scaled ``w``, 0 on T and y).
     """
     kt = k * tau
     label = y[:, None]
+    n = s.shape[1]
     s_y = s.gather(1, label).squeeze(1)
-    top_vals, top_idx = s.scatter(1, label, float("-inf")).topk(k, dim=1)
+    top_vals, top_idx = top_k_others(s, label, k)
     theta = top_vals[:, k - 1]
-    # one buffer, in place: w_j = exp(min(0, (s_j - theta) / kt)), 0 on T and y
-    w = (s - theta[:, None]).div_(kt).clamp_(max=0).exp_()
+    # w_j = exp((s_j - theta) / kt) <= 1 in one buffer, in place; the only classes above
+    # theta are T and y, set to 0 next; the padding columns are the polynomial 1
+    padded = s.new_empty(s.shape[0], padded_width(n))
+    padded[:, n:] = 0
+    w = torch.sub(s, theta[:, None], out=padded[:, :n]).div_(kt).exp_()
     w.scatter_(1, top_idx[:, : k - 1], 0.0).scatter_(1, label, 0.0)
     lam = (w.sum(1) / k).clamp(min=1)
     w.div_(lam[:, None])
-    _, rho = prefix_polynomials(w, k, keep=False)
+    levels = product_tree(padded, k)
     log_lam = lam.log()
-    degrees = torch.arange(k + 1, device=s.device, dtype=s.dtype)
-    log_rho = rho.log() + degrees * log_lam[:, None]
+    degrees = torch.arange(1, k + 1, device=s.device, dtype=s.dtype)
+    log_rho = torch.cat([torch.zeros_like(lam[:, None]), levels[-1][:, :, 0].log()], 1)
+    log_rho[:, 1:] += degrees * log_lam[:, None]
     log_v = (theta[:, None] - top_vals[:, : k - 1]) / kt
     log_tau = elementary_symmetric(log_v.exp(), k - 1).log()
     log_num = torch.logsumexp(log_tau + log_rho[:, 1:], 1)
     log_den = torch.logsumexp(log_tau + log_rho[:, :-1], 1)
     d = alpha / tau + (theta - s_y) / kt + log_num - log_den
     loss = tau * torch.logaddexp(d, torch.zeros_like(d))
-    return Forward(loss, d, w, top_idx, log_v, log_lam, log_rho, log_tau, log_num, log_den)
+    stats = Forward(loss, d, top_idx, log_v, log_lam, log_rho, log_tau, log_num, log_den)
+    return stats, levels
 
 
-def backward_direction(f: Forward, y: Tensor, k: int) -> Tensor:
-    """Return ``dD / dx`` (B, n) for the rows of ``f``; ``x = s / (k tau)``."""
-    w = f.w
-    m = torch.arange(1, k + 1, device=w.device, dtype=w.dtype)
+def backward_direction(
+    f: Forward, levels: list[Tensor], y: Tensor, k: int, n: int, scale: Tensor
+) -> Tensor:
+    """Return ``scale * dD / dx`` (B, n) for the rows of ``f``; ``x = s / (k tau)``.
+
+    ``scale`` (B,) multiplies ``c`` (the gradient is linear in it), not the (B, n) result.
+    """
+    m = torch.arange(1, k + 1, device=y.device, dtype=f.d.dtype)
     # dD/dx_j = w_j dF/dw_j, F = sum_m c_m rho_m (m = 1..k; tau_k = 0): see the module
     # docstring for why one signed functional is as accurate as its two positive parts.
     log_tau_next = torch.cat([f.log_tau[:, 1:], torch.full_like(f.log_tau[:, :1], -math.inf)], 1)
@@ -158,27 +213,12 @@ def backward_direction(f: Forward, y: Tensor, k: int) -> Tensor:
     c = (f.log_tau + degree - f.log_num[:, None]).exp() - (
         log_tau_next + degree - f.log_den[:, None]
     ).exp()  # (B, k)
-    prefixes, _ = prefix_polynomials(w, k)
-    # H_u(j) = c_{u+1} + sum_{l > j} w_l H_{u+1}(l) are suffix sums: they run on the reversed
-    # classes, where they are prefix sums. g = sum_u E_u H_u = dF/dw (reversed).
-    w_rev = w.flip(1)
-    h = c[:, k - 1 :].expand_as(w)
-    g = h * prefixes[k - 2].flip(1) if k >= 2 else h.clone()
-    buffers = (torch.empty_like(w), torch.empty_like(w))
-    product = torch.empty_like(w)
-    for u in range(k - 2, -1, -1):
-        torch.mul(w_rev, h, out=product)
-        h = exclusive_prefix_sum(product, out=buffers[u % 2]).add_(c[:, u : u + 1])
-        if u == 0:
-            g += h
-        else:
-            g.addcmul_(prefixes[u - 1].flip(1), h)
-            prefixes[u - 1] = product  # drop E_(u-1): the list no longer holds it
-    del prefixes, product
-    direction = g.mul_(w_rev).flip(1)
+    leaves = levels[0][:, 0]
+    grad = tree_adjoint(levels, c.mul_(scale[:, None]), torch.empty_like(leaves))
+    direction = grad.mul_(leaves)[:, :n]
     if k >= 2:
-        direction.scatter_(1, f.top_idx[:, : k - 1], _top_direction(f, k))
-    direction.scatter_(1, y[:, None], -1.0)
+        direction.scatter_(1, f.top_idx[:, : k - 1], _top_direction(f, k) * scale[:, None])
+    direction.scatter_(1, y[:, None], -scale[:, None])
     return direction
 
 
@@ -203,19 +243,19 @@ class SmoothTopKFunction(torch.autograd.Function):
     ) -> Tensor:
         s = scores.detach().to(compute_dtype(scores.dtype))
         y = target.long()
-        f = forward_stats(s, y, k, tau, alpha)
-        ctx.save_for_backward(y, *f[1:])
-        ctx.k = k
-        ctx.scores_dtype = scores.dtype
+        f, levels = forward_stats(s, y, k, tau, alpha)
+        ctx.save_for_backward(y, *f[1:], *levels)
+        ctx.k, ctx.n, ctx.scores_dtype = k, s.shape[1], scores.dtype
         return f.loss
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         y, *saved = ctx.saved_tensors
-        f = Forward(saved[0].new_empty(0), *saved)
+        fields = len(Forward._fields) - 1
+        f = Forward(saved[0].new_empty(0), *saved[:fields])
         scale = grad_loss.to(f.d.dtype) * torch.sigmoid(f.d) / ctx.k
-        grad = scale[:, None] * backward_direction(f, y, ctx.k)
+        grad = backward_direction(f, saved[fields:], y, ctx.k, ctx.n, scale)
         return grad.to(ctx.scores_dtype), None, None, None, None
 
 
