@@ -54,6 +54,14 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def write(op: Any, out: Tensor, *args: Any) -> Tensor:
+    """``op(*args, out=out)`` eagerly; under ``torch.compile`` (which takes no strided ``out=``)
+    ``out.copy_(op(*args))``, which the compiler fuses into the same single pass."""
+    if torch.compiler.is_compiling():
+        return out.copy_(op(*args))
+    return op(*args, out=out)
+
+
 def padded_width(n: int) -> int:
     """A width >= n that halves evenly about log2(n) - 3 times (at most 1/8 more)."""
     block = 1 << max(0, n.bit_length() - 4)
@@ -77,9 +85,9 @@ def product_tree(w: Tensor, k: int) -> list[Tensor]:
         e = min(2 * d, k)
         left, right = a[:, :, :half], a[:, :, half:]
         out = a.new_empty(a.shape[0], e, half)
-        torch.add(left, right, out=out[:, :d])  # [t^m] for m <= d: l_m + r_m + sum l_i r_(m-i)
+        write(torch.add, out[:, :d], left, right)  # [t^m] for m <= d: l_m + r_m + sum l_i r_(m-i)
         if e > d:  # degrees above d start from l_(m-d) r_d
-            torch.mul(left[:, : e - d], right[:, d - 1 : d], out=out[:, d:])
+            write(torch.mul, out[:, d:], left[:, : e - d], right[:, d - 1 : d])
         for i in range(1, min(d, e - 1) + 1):
             hi = min(d - 1, e - i)
             if hi > 0:
@@ -106,7 +114,7 @@ def tree_adjoint(levels: list[Tensor], c: Tensor, out: Tensor) -> Tensor:
         grad = out[:, None] if a is levels[0] else buffers[step % 2, : a.numel()].view(a.shape)
         for part, sibling in ((grad[:, :, :half], right), (grad[:, :, half:], left)):
             hi = min(d, e - 1)
-            torch.addcmul(g[:, :hi], g[:, 1 : 1 + hi], sibling[:, :1], out=part[:, :hi])
+            write(torch.addcmul, part[:, :hi], g[:, :hi], g[:, 1 : 1 + hi], sibling[:, :1])
             if hi < d:
                 part[:, hi:].copy_(g[:, hi:d])
             for j in range(2, hi + 1):
@@ -179,7 +187,7 @@ def forward_stats(
     # theta are T and y, set to 0 next; the padding columns are the polynomial 1
     padded = s.new_empty(s.shape[0], padded_width(n))
     padded[:, n:] = 0
-    w = torch.sub(s, theta[:, None], out=padded[:, :n]).div_(kt).exp_()
+    w = write(torch.sub, padded[:, :n], s, theta[:, None]).div_(kt).exp_()
     w.scatter_(1, top_idx[:, : k - 1], 0.0).scatter_(1, label, 0.0)
     lam = (w.sum(1) / k).clamp(min=1)
     w.div_(lam[:, None])
