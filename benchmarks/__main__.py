@@ -59,7 +59,32 @@ def simloss_cases(quick: bool, repeats: int) -> list[Row]:
     n = 2_000 if quick else 50_000
     tree = three_level_tree(n).to_similarity("exponential", 0.5, form="tree")
     rows.append(against_ce("simloss tree form", SimLoss(tree), n, max(3, repeats // 3)))
+    rows.extend(simloss_neighbour_cases(n, max(3, repeats // 3)))
     return rows
+
+
+def simloss_neighbour_cases(classes: int, repeats: int) -> list[Row]:
+    """SimLoss over 32 nearest neighbours of a random 50-d embedding: build, then train."""
+    import numpy as np
+
+    from structloss.structures import LabelEmbedding
+    from structloss_simloss import SimLoss, nearest_neighbours
+
+    vectors = np.random.default_rng(0).normal(size=(classes, 50))
+    embedding = LabelEmbedding.from_matrix([f"c{i}" for i in range(classes)], vectors)
+    start = time.perf_counter()
+    near = nearest_neighbours(embedding, 0.2, 32)
+    build = {
+        "benchmark": "simloss neighbours form",
+        "case": f"{classes:,} classes, 32 neighbours",
+        "baseline": None,
+        "baseline_ms": None,
+        "measured": "nearest_neighbours (no dense matrix)",
+        "measured_ms": (time.perf_counter() - start) * 1e3,
+        "ratio": None,
+    }
+    steps = against_cross_entropy("simloss neighbours form", SimLoss(near), 256, classes)
+    return [build, _timed("simloss neighbours form", f"256 x {classes:,}", steps, repeats)]
 
 
 def smooth_topk_cases(quick: bool, repeats: int) -> list[Row]:

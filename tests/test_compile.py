@@ -48,5 +48,5 @@ def test_inductor_gives_the_eager_value_and_gradient(name):
 def test_every_first_party_loss_is_checked():
     names = set(installed_losses())
     first_party = {"cross-entropy", "tree-loss", "simloss", "smooth-topk", "pmi-embedding"}
-    first_party |= {"hxe", "soft-labels", "hier-softmax"}
+    first_party |= {"hxe", "soft-labels", "hier-softmax", "simloss-neighbours"}
     assert first_party <= names, sorted(first_party - names)

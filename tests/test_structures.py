@@ -991,6 +991,17 @@ class TestLabelEmbedding:
         ):
             emb.to_similarity(lower_bound=bound)
 
+    def test_a_dense_similarity_over_the_limit_is_refused_with_the_sparse_form(
+        self, emb, monkeypatch
+    ):
+        n = emb.num_classes
+        monkeypatch.setattr(Hierarchy, "DENSE_LIMIT", 8 * n * n - 1)
+        with pytest.raises(StructureError) as error:
+            emb.to_similarity(lower_bound=0.5)
+        assert_mentions(error.value, f"{n:,} classes", "GiB", "DENSE_LIMIT", "simloss-neighbours")
+        monkeypatch.setattr(Hierarchy, "DENSE_LIMIT", 8 * n * n)  # exactly at the limit: built
+        assert emb.to_similarity(lower_bound=0.5).matrix.shape == (n, n)
+
     def test_zero_row(self):
         with pytest.raises(StructureError, match=r"all-zero embedding.*: 'b'$"):
             LabelEmbedding.from_matrix(["a", "b", "c"], [[1, 0], [0, 0], [0, 1]])

@@ -153,11 +153,21 @@ class LabelEmbedding(MatrixStructure):
         count as unrelated.
 
         Raises:
-            StructureError: when ``lower_bound`` is not in [-1, 1).
+            StructureError: when ``lower_bound`` is not in [-1, 1), or when the matrix
+                would exceed ``Hierarchy.DENSE_LIMIT`` bytes (loss ``simloss-neighbours``
+                keeps each class's nearest classes instead).
         """
         b = float(lower_bound)
         if not -1.0 <= b < 1.0:
             raise StructureError(f"lower_bound must be in [-1, 1), got {lower_bound!r}")
+        from structloss.structures.hierarchy import Hierarchy
+
+        if (size := 8 * len(self.classes) ** 2) > Hierarchy.DENSE_LIMIT:
+            raise StructureError(
+                f"the similarity of {len(self.classes):,} classes would be a dense matrix of"
+                f" {size / 2**30:.1f} GiB, over the limit (Hierarchy.DENSE_LIMIT); use loss"
+                ' "simloss-neighbours" (plugin structloss-simloss): each class\'s nearest classes'
+            )
         unit = self.normalized()
         matrix = np.clip((unit @ unit.T - b) / (1.0 - b), 0.0, 1.0)
         np.fill_diagonal(matrix, 1.0)

@@ -25,7 +25,10 @@ def tree_file(tmp_path):
 
 
 def test_hooks_register_loss_and_provider(plugin_host):
-    assert plugin_host.components("simloss") == {"structure": ["ordinal"], "loss": ["simloss"]}
+    assert plugin_host.components("simloss") == {
+        "structure": ["ordinal"],
+        "loss": ["simloss", "simloss-neighbours"],
+    }
     assert plugin_host.spec("loss", "simloss").needs == "similarity"
     assert plugin_host.spec("structure", "ordinal").kind == "similarity"
 

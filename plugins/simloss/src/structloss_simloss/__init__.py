@@ -8,9 +8,19 @@ Use it by name (``[loss] name = "simloss"``) with any similarity source, or dire
 
 from __future__ import annotations
 
-from structloss_simloss.loss import SimLoss, build_simloss
+from structloss_simloss.loss import SimLoss, build_simloss, build_simloss_neighbours
+from structloss_simloss.neighbours import NeighbourSimilarity, nearest_neighbours
 from structloss_simloss.ordinal import build_ordinal, ordinal_similarity
 
 __version__ = "0.1.0"
 
-__all__ = ["SimLoss", "__version__", "build_ordinal", "build_simloss", "ordinal_similarity"]
+__all__ = [
+    "NeighbourSimilarity",
+    "SimLoss",
+    "__version__",
+    "build_ordinal",
+    "build_simloss",
+    "build_simloss_neighbours",
+    "nearest_neighbours",
+    "ordinal_similarity",
+]

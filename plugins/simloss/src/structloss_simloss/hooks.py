@@ -1,4 +1,5 @@
-"""structloss hooks of the ``simloss`` plugin: loss ``simloss``, provider ``ordinal``.
+"""structloss hooks of the ``simloss`` plugin: losses ``simloss`` and ``simloss-neighbours``,
+provider ``ordinal``.
 
 Importing this module loads torch (the loss's base class needs it) and nothing else heavy.
 """
@@ -7,18 +8,25 @@ from __future__ import annotations
 
 from structloss.hookspecs import provides
 from structloss.specs import LossSpec, StructureSpec
-from structloss_simloss.loss import build_simloss
+from structloss_simloss.loss import build_simloss, build_simloss_neighbours
 from structloss_simloss.ordinal import build_ordinal
 
 __all__ = ["structloss_losses", "structloss_structures"]
 
-#: ``simloss`` needs a similarity (compose converts hierarchies and embeddings to one)
+#: ``simloss`` needs a similarity (compose converts hierarchies and embeddings to one);
+#: ``simloss-neighbours`` an embedding, whose nearest classes it keeps
 structloss_losses = provides(
     LossSpec(
         "simloss",
         build_simloss,
         "cross-entropy crediting similar classes: -log sum_c S[y,c] p_c",
         needs="similarity",
+    ),
+    LossSpec(
+        "simloss-neighbours",
+        build_simloss_neighbours,
+        "SimLoss over each class's m nearest classes in an embedding (no classes x classes matrix)",
+        needs="embedding",
     ),
 )
 #: ``ordinal``: ``S_ij = r ** |i - j|``

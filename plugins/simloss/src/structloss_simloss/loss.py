@@ -25,16 +25,25 @@ from structloss.errors import InputError
 from structloss.objective import Objective, is_probability_target
 from structloss.specs import LossContext
 from structloss.structures import Similarity, TreeSimilarity
+from structloss_simloss.neighbours import NeighbourCredit, NeighbourSimilarity, nearest_neighbours
 from structloss_simloss.tree import TreeCredit
 
-__all__ = ["SimLoss", "build_simloss"]
+__all__ = ["SimLoss", "build_simloss", "build_simloss_neighbours"]
+
+#: The matrix-free similarities: each gives ``credit``, ``credits`` and ``log_credit_exact``.
+MatrixFree = TreeCredit | NeighbourCredit
 
 
 def _as_similarity(
-    similarity: Similarity | TreeSimilarity | np.ndarray | Tensor | Sequence[Any],
-) -> Similarity | TreeSimilarity:
+    similarity: Similarity
+    | TreeSimilarity
+    | NeighbourSimilarity
+    | np.ndarray
+    | Tensor
+    | Sequence[Any],
+) -> Similarity | TreeSimilarity | NeighbourSimilarity:
     """Return ``similarity`` as a validated :class:`Similarity` (values in [0, 1], unit diagonal)."""
-    if isinstance(similarity, Similarity | TreeSimilarity):
+    if isinstance(similarity, Similarity | TreeSimilarity | NeighbourSimilarity):
         return similarity
     if isinstance(similarity, Tensor):
         similarity = similarity.detach().cpu().double().numpy()
@@ -92,8 +101,9 @@ def _dense_soft_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tensor
     return _soft_simloss(logits, q, lambda e: e @ similarity.T, exact)
 
 
-def _tree_simloss(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
-    """Per-sample SimLoss of a tree similarity, from subtree sums (see :mod:`.tree`)."""
+def _tree_simloss(tree: MatrixFree, logits: Tensor, index: Tensor) -> Tensor:
+    """Per-sample SimLoss of a matrix-free similarity: a tree's subtree sums (see
+    :mod:`.tree`) or each class's kept neighbours (see :mod:`.neighbours`)."""
     top = logits.detach().amax(1, keepdim=True)
     e = (logits - top).exp()
     credit = tree.credit(e, index)
@@ -107,8 +117,9 @@ def _tree_simloss(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
     return per_sample
 
 
-def _tree_soft_simloss(tree: TreeCredit, logits: Tensor, q: Tensor) -> Tensor:
-    """:func:`_soft_simloss` of a tree similarity, every credit at once from subtree sums."""
+def _tree_soft_simloss(tree: MatrixFree, logits: Tensor, q: Tensor) -> Tensor:
+    """:func:`_soft_simloss` of a matrix-free similarity, every credit at once (subtree
+    sums, or one sparse product)."""
     return _soft_simloss(
         logits, q, tree.credits, lambda rows, classes: tree.log_credit_exact(logits, rows, classes)
     )
@@ -224,7 +235,9 @@ class SimLoss(Objective):
         )
         self.classes = structure.classes
         self.tree = TreeCredit(structure) if isinstance(structure, TreeSimilarity) else None
-        dense = None if self.tree is not None else structure.matrix
+        near = isinstance(structure, NeighbourSimilarity)
+        self.neighbours = NeighbourCredit(structure) if near else None
+        dense = None if self.tree is not None or near else structure.matrix
         self.register_buffer(
             "similarity",
             None if dense is None else torch.tensor(dense, dtype=torch.get_default_dtype()),
@@ -246,8 +259,8 @@ class SimLoss(Objective):
             q = self.check_probabilities(outputs, target)
             self._check_device(outputs)
             logits = outputs.to(q.dtype)
-            if self.tree is not None:
-                per_sample = _tree_soft_simloss(self.tree, logits, q)
+            if self._matrix_free is not None:
+                per_sample = _tree_soft_simloss(self._matrix_free, logits, q)
             else:
                 per_sample = _dense_soft_simloss(logits, self.similarity.to(q.dtype), q)
             return self.reduce(per_sample, torch.ones_like(per_sample, dtype=torch.bool))
@@ -255,8 +268,8 @@ class SimLoss(Objective):
         self._check_device(outputs)
         # half-precision outputs are computed in float32, as cross-entropy is under autocast
         logits = outputs.to(torch.promote_types(outputs.dtype, torch.float32))
-        if self.tree is not None:
-            return self.reduce(_tree_simloss(self.tree, logits, index), valid)
+        if self._matrix_free is not None:
+            return self.reduce(_tree_simloss(self._matrix_free, logits, index), valid)
         similarity = self.similarity.to(logits.dtype)
         if torch.compiler.is_compiling():
             # the eager kernel branches on the data (underflow fallback); traced graphs use
@@ -266,8 +279,13 @@ class SimLoss(Objective):
             per_sample = _SimLossFunction.apply(logits, similarity, index)
         return self.reduce(per_sample, valid)
 
+    @property
+    def _matrix_free(self) -> MatrixFree | None:
+        return self.tree if self.tree is not None else self.neighbours
+
     def _check_device(self, outputs: Tensor) -> None:
-        held = self.similarity if self.tree is None else self.tree.parents
+        free = self._matrix_free
+        held = self.similarity if free is None else next(free.buffers())
         if held.device != outputs.device:
             raise InputError(
                 f"outputs are on {outputs.device} but the loss's similarity is on"
@@ -275,7 +293,11 @@ class SimLoss(Objective):
             )
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, ignore_index={self.ignore_index}"
+        text = f"{super().extra_repr()}, ignore_index={self.ignore_index}"
+        if self.neighbours is not None:
+            kept = self.neighbours.index.shape[1]
+            text += f", neighbours={kept}, max_dropped={self.neighbours.max_dropped:.3g}"
+        return text
 
 
 def build_simloss(
@@ -297,4 +319,36 @@ def build_simloss(
         IncompatibleStructureError: when the context holds no similarity.
     """
     similarity = context.require_similarity("simloss")
+    return SimLoss(similarity, reduction=reduction, ignore_index=ignore_index)
+
+
+def build_simloss_neighbours(
+    context: LossContext,
+    *,
+    lower_bound: float = 0.0,
+    neighbours: int = 32,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+) -> SimLoss:
+    """Factory of loss ``simloss-neighbours``: SimLoss over each class's nearest classes.
+
+    For embeddings of many classes (tens of thousands), where the dense similarity does not
+    fit: each class keeps its ``neighbours`` most similar classes (itself included) under
+    ``S = max(0, (cos - b) / (1 - b))``, ``b = lower_bound``, found without the matrix (see
+    :mod:`structloss_simloss.neighbours` for the form and its error bound: exact where a row
+    keeps every class above the lower bound).
+
+    Args:
+        context: the loss context; ``context.structure`` is the embedding.
+        lower_bound: cosines at or below it count as unrelated, in [-1, 1).
+        neighbours: classes kept per row (at most every class).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        ignore_index: a target value that is skipped.
+
+    Raises:
+        IncompatibleStructureError: when the context holds no embedding.
+        OptionError: for a lower bound or a number of neighbours out of range.
+    """
+    embedding = context.require_embedding("simloss-neighbours")
+    similarity = nearest_neighbours(embedding, lower_bound, neighbours)
     return SimLoss(similarity, reduction=reduction, ignore_index=ignore_index)
