@@ -629,7 +629,7 @@ def test_convert_options_for_a_structure_that_needs_no_conversion() -> None:
 def test_needs_embedding_with_a_hierarchy_is_incompatible() -> None:
     with pytest.raises(
         IncompatibleStructureError,
-        match=r"loss 'needs-embedding' needs a embedding: a hierarchy cannot be converted to a embedding",
+        match=r"loss 'needs-embedding' needs an embedding: a hierarchy cannot be converted to an embedding",
     ):
         compose(ce_config(loss="needs-embedding", structure="flat"), host=make_host())
 
@@ -653,9 +653,10 @@ def test_needs_hierarchy_with_a_similarity_is_incompatible() -> None:
 )
 def test_needs_a_structure_but_none_is_configured(loss: str, installed: str) -> None:
     kind = loss.removeprefix("needs-")
+    article = "an" if kind == "embedding" else "a"
     with pytest.raises(
         IncompatibleStructureError,
-        match=rf"loss {loss!r} needs a {kind}; add a \[structure\] table with a provider that gives"
+        match=rf"loss {loss!r} needs {article} {kind}; add a \[structure\] table with a provider that gives"
         rf" one \(installed: {installed}\)",
     ):
         compose(ce_config(loss=loss), host=make_host())

@@ -894,7 +894,7 @@ class TestSimilarity:
 
     def test_convert_to_embedding(self):
         with pytest.raises(
-            IncompatibleStructureError, match="a similarity cannot be converted to a embedding"
+            IncompatibleStructureError, match="a similarity cannot be converted to an embedding"
         ):
             Similarity.identity(["a", "b"]).convert("embedding")
 
@@ -980,7 +980,7 @@ class TestLabelEmbedding:
 
     def test_convert_to_hierarchy(self, emb):
         with pytest.raises(
-            IncompatibleStructureError, match=r"an? embedding cannot be converted to a hierarchy"
+            IncompatibleStructureError, match=r"an embedding cannot be converted to a hierarchy"
         ):
             emb.convert("hierarchy")
 
@@ -1130,7 +1130,7 @@ class TestConvert:
 
     def test_hierarchy_to_embedding(self, unbalanced):
         with pytest.raises(
-            IncompatibleStructureError, match="a hierarchy cannot be converted to a embedding"
+            IncompatibleStructureError, match="a hierarchy cannot be converted to an embedding"
         ):
             unbalanced.convert("embedding")
 

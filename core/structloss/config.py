@@ -399,6 +399,7 @@ def _convert_for(
     spec: Any, structure: LabelStructure | None, cfg: Config, host: PluginHost
 ) -> LabelStructure:
     needs = spec.needs
+    wanted = ("an " if needs[:1] in "aeiou" else "a ") + needs
     if structure is None:
         providers = [
             r.spec.name
@@ -406,7 +407,7 @@ def _convert_for(
             if r.spec.kind in (needs, None) or (needs == "similarity" and r.spec.kind)
         ]
         raise IncompatibleStructureError(
-            f"loss {spec.name!r} needs a {needs}; add a [structure] table with a provider that"
+            f"loss {spec.name!r} needs {wanted}; add a [structure] table with a provider that"
             f" gives one (installed: {choice_list(providers)})"
         )
     try:
@@ -416,4 +417,4 @@ def _convert_for(
             f"bad [convert] options for {structure.kind} -> {needs}: {exc}"
         ) from None
     except IncompatibleStructureError as exc:
-        raise IncompatibleStructureError(f"loss {spec.name!r} needs a {needs}: {exc}") from None
+        raise IncompatibleStructureError(f"loss {spec.name!r} needs {wanted}: {exc}") from None

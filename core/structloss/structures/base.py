@@ -72,8 +72,8 @@ class LabelStructure:
             return self
         if kind == "similarity" and hasattr(self, "to_similarity"):
             return self.to_similarity(**options)  # type: ignore[no-any-return]
+        ours, theirs = (("an " if k[:1] in "aeiou" else "a ") + k for k in (self.kind, kind))
         raise IncompatibleStructureError(
-            f"a {self.kind} cannot be converted to a {kind}; only hierarchies and embeddings"
-            " convert (to similarities). Use a structure provider that produces a"
-            f" {kind}"
+            f"{ours} cannot be converted to {theirs}; only hierarchies and embeddings convert"
+            f" (to similarities). Use a structure provider that produces {theirs}"
         )
