@@ -74,6 +74,51 @@ def test_tree_form_stays_exact_where_credits_underflow(dtype):
     torch.testing.assert_close(value, dense(z, y), rtol=1e-5, atol=1e-5)
     (grad,) = torch.autograd.grad(value.sum(), z)
     assert torch.isfinite(value).all() and torch.isfinite(grad).all()
+    (want,) = torch.autograd.grad(dense(z, y).sum(), z)
+    torch.testing.assert_close(grad, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("decay", [0.0, 0.4, 1.0])
+def test_tree_form_hand_written_gradient_equals_the_dense_one(seed, decay):
+    tree = random_tree(seed + 40)
+    dense, fast = pair(tree, decay, reduction="none")
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(9, tree.num_classes, generator=generator, dtype=torch.float64) * 4
+    z = z.requires_grad_()
+    y = torch.randint(tree.num_classes, (9,), generator=generator)
+    weights = torch.rand(9, generator=generator, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((fast(z, y) * weights).sum(), z)
+    (want,) = torch.autograd.grad((dense(z, y) * weights).sum(), z)
+    torch.testing.assert_close(grad, want, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tree_form_credit_underflow_takes_the_log_space_value_and_gradient(dtype):
+    # decay 0 credits the target alone (cross-entropy): a target scored 2,000 below the
+    # best has a credit of exp(-2000), which underflows in both dtypes
+    tree = random_tree(4)
+    _, fast = pair(tree, 0.0, reduction="none")
+    fast = fast.to(dtype)
+    z = torch.randn(5, tree.num_classes, dtype=dtype)
+    y = torch.arange(5) % tree.num_classes
+    z[torch.arange(5), y] = z.amax(1) - 2000.0
+    z[0, y[0]] = z[0].amax() + 1.0  # one ordinary row beside them
+    z = z.requires_grad_()
+    value = fast(z, y)
+    want = torch.nn.functional.cross_entropy(z.double(), y, reduction="none")
+    torch.testing.assert_close(value.double(), want, rtol=1e-6, atol=1e-6)
+    (grad,) = torch.autograd.grad(value.sum(), z)
+    (want_grad,) = torch.autograd.grad(want.sum(), z)
+    torch.testing.assert_close(grad.double(), want_grad.double(), rtol=1e-6, atol=1e-6)
+
+
+def test_tree_form_double_backward():
+    tree = random_tree(7)
+    _, fast = pair(tree, 0.5, reduction="sum")
+    y = torch.arange(4) % tree.num_classes
+    z = torch.randn(4, tree.num_classes, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t: fast(t, y), (z,))
 
 
 def test_reductions_ignore_index_and_the_contract():

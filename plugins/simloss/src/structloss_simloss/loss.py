@@ -104,6 +104,8 @@ def _dense_soft_simloss(logits: Tensor, similarity: Tensor, q: Tensor) -> Tensor
 def _tree_simloss(tree: MatrixFree, logits: Tensor, index: Tensor) -> Tensor:
     """Per-sample SimLoss of a matrix-free similarity: a tree's subtree sums (see
     :mod:`.tree`) or each class's kept neighbours (see :mod:`.neighbours`)."""
+    if isinstance(tree, TreeCredit) and not torch.compiler.is_compiling():
+        return _TreeSimLossFunction.apply(logits, index, tree)
     top = logits.detach().amax(1, keepdim=True)
     e = (logits - top).exp()
     credit = tree.credit(e, index)
@@ -114,6 +116,76 @@ def _tree_simloss(tree: MatrixFree, logits: Tensor, index: Tensor) -> Tensor:
         rows = low.nonzero()[:, 0]
         exact = -tree.log_credit_exact(logits, rows, index[rows])
         per_sample = per_sample.index_put((rows,), exact)
+    return per_sample
+
+
+class _TreeSimLossFunction(torch.autograd.Function):
+    """:func:`_tree_simloss` of a tree with a hand-written backward: three passes over
+    (batch, classes) where autograd through the subtree sums makes about ten.
+
+    With ``e = exp(z - max z)``, the loss ``log sum(e) - log credit`` has ``dL/de_c =
+    1 / sum(e) - (decay g[parent(c)] + [c = y] g_y) / credit``, where ``g`` and ``g_y`` are
+    the gradients of the credit with respect to the internal nodes' class sums and to
+    ``e_y``: both small, from autograd through :meth:`TreeCredit.credit_from`. Rows whose
+    credit underflows take the log-space form's gradient. Double backward recomputes
+    through plain autograd.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, index: Tensor, tree: TreeCredit) -> Tensor:
+        e = (logits - logits.amax(1, keepdim=True)).exp_()
+        total, base = e.sum(1), tree.class_sums(e)
+        own = e.gather(1, index[:, None])
+        credit = tree.credit_from(tree.levels_up(base), own, index)
+        finfo = torch.finfo(logits.dtype)
+        per_sample = total.log() - credit.clamp_min(finfo.tiny).log()
+        low = (credit < finfo.tiny / finfo.eps).nonzero()[:, 0]
+        if len(low):
+            exact = -tree.log_credit_exact(logits, low, index[low])
+            per_sample = per_sample.index_put((low,), exact)
+        ctx.tree = tree
+        ctx.save_for_backward(logits, index, e, total, base, own, credit, low)
+        return per_sample
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        logits, index, e, total, base, own, credit, low = ctx.saved_tensors
+        tree = ctx.tree
+        if torch.is_grad_enabled():  # create_graph: the same gradient, differentiably
+            per_sample = _tree_simloss_autograd(tree, logits, index)
+            (out,) = torch.autograd.grad(per_sample, logits, grad, create_graph=True)
+            return out, None, None
+        with torch.enable_grad():
+            base, own = base.detach().requires_grad_(), own.detach().requires_grad_()
+            small = tree.credit_from(tree.levels_up(base), own, index)
+            g_base, g_own = torch.autograd.grad(small, (base, own), -grad / credit)
+        c = tree.num_classes
+        out = (g_base * tree.decay).index_select(1, tree.parents[:c] - c)
+        out.add_((grad / total)[:, None]).mul_(e)
+        out.scatter_add_(1, index[:, None], g_own * own)
+        if len(low):
+            with torch.enable_grad():
+                z = logits[low].detach().requires_grad_()
+                rows = torch.arange(len(low), device=z.device)
+                exact = -tree.log_credit_exact(z, rows, index[low])
+                (out_low,) = torch.autograd.grad(exact, z, grad[low])
+            out[low] = out_low
+        return out, None, None
+
+
+def _tree_simloss_autograd(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
+    """:func:`_tree_simloss` through plain autograd (for double backward)."""
+    top = logits.detach().amax(1, keepdim=True)
+    e = (logits - top).exp()
+    credit = tree.credit(e, index)
+    finfo = torch.finfo(logits.dtype)
+    low = credit < finfo.tiny / finfo.eps
+    per_sample = e.sum(1).log() - credit.clamp_min(finfo.tiny).log()
+    if bool(low.any()):
+        rows = low.nonzero()[:, 0]
+        per_sample = per_sample.index_put(
+            (rows,), -tree.log_credit_exact(logits, rows, index[rows])
+        )
     return per_sample
 
 

@@ -7,7 +7,7 @@ splits by the lowest common ancestor ``a_k`` (depth k) of ``y`` and each class::
 
 with the subtree sums ``W(v) = sum_{c below v} decay^(d_c - d_v) e_c``, summed bottom-up level
 by level (``W(y) = e_y``). That is O(batch x nodes) time and memory, forward and backward
-(plain autograd through the level sums), against O(batch x classes) memory and a
+(a hand-written backward in :mod:`.loss` for class targets, autograd elsewhere), against O(batch x classes) memory and a
 classes x classes matrix for the dense form. The credits of every class at once (for
 probability targets) come top-down: ``G(v) = decay (G(parent) + W(parent) - decay W(v))``,
 credit ``G(c) + W(c)``.
@@ -57,9 +57,18 @@ class TreeCredit(nn.Module):
 
     def inner_sums(self, e: Tensor) -> Tensor:
         """(batch, internal nodes) ``W`` of the internal nodes (see :meth:`subtree_sums`)."""
+        return self.levels_up(self.class_sums(e))
+
+    def class_sums(self, e: Tensor) -> Tensor:
+        """(batch, internal nodes) ``decay * sum`` of each internal node's own classes' ``e``."""
         c = self.num_classes
         inner = e.new_zeros((e.shape[0], self.num_nodes - c))
-        inner.index_add_(1, self.parents[:c] - c, e, alpha=self.decay)
+        return inner.index_add_(1, self.parents[:c] - c, e, alpha=self.decay)
+
+    def levels_up(self, inner: Tensor) -> Tensor:
+        """:meth:`inner_sums` from :meth:`class_sums`: the internal nodes, deepest first."""
+        c = self.num_classes
+        inner = inner.clone()
         for level in reversed(self._inner_levels()):
             inner.index_add_(1, self.parents[level] - c, inner[:, level - c], alpha=self.decay)
         return inner
@@ -74,17 +83,19 @@ class TreeCredit(nn.Module):
 
     def credit(self, e: Tensor, target: Tensor) -> Tensor:
         """(batch,) ``sum_c S[y, c] e_c`` for targets ``y``, gathered along each path."""
+        return self.credit_from(self.inner_sums(e), e.gather(1, target[:, None]), target)
+
+    def credit_from(self, inner: Tensor, own: Tensor, target: Tensor) -> Tensor:
+        """:meth:`credit` from the internal nodes' sums and ``own = e_y`` (batch, 1)."""
         c = self.num_classes
-        inner = self.inner_sums(e)
         path = self.ancestors[target]  # (batch, height + 1), padded with the target
         depth = self.depths[target][:, None]
-        k = torch.arange(path.shape[1], device=e.device)
+        k = torch.arange(path.shape[1], device=inner.device)
         above = k[None, :] < depth  # the strict ancestors a_k: internal nodes
-        own = e.gather(1, target[:, None])  # W(y) = e_y
         on_path = torch.where(above, inner.gather(1, torch.where(above, path - c, 0)), own)
         below = torch.cat([on_path[:, 1:], own], 1)  # W(a_(k+1))
-        power = torch.where(above, (depth - k).clamp_min(0).to(e.dtype), 0.0)
-        weight = torch.where(above, torch.pow(e.new_tensor(self.decay), power), 0.0)
+        power = torch.where(above, (depth - k).clamp_min(0).to(inner.dtype), 0.0)
+        weight = torch.where(above, torch.pow(inner.new_tensor(self.decay), power), 0.0)
         return own[:, 0] + (weight * (on_path - self.decay * below)).sum(1)
 
     def credits(self, e: Tensor) -> Tensor:
