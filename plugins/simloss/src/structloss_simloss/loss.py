@@ -106,17 +106,7 @@ def _tree_simloss(tree: MatrixFree, logits: Tensor, index: Tensor) -> Tensor:
     :mod:`.tree`) or each class's kept neighbours (see :mod:`.neighbours`)."""
     if isinstance(tree, TreeCredit) and not torch.compiler.is_compiling():
         return _TreeSimLossFunction.apply(logits, index, tree)
-    top = logits.detach().amax(1, keepdim=True)
-    e = (logits - top).exp()
-    credit = tree.credit(e, index)
-    finfo = torch.finfo(logits.dtype)
-    low = credit < finfo.tiny / finfo.eps
-    per_sample = e.sum(1).log() - credit.clamp_min(finfo.tiny).log()
-    if not torch.compiler.is_compiling() and bool(low.any()):
-        rows = low.nonzero()[:, 0]
-        exact = -tree.log_credit_exact(logits, rows, index[rows])
-        per_sample = per_sample.index_put((rows,), exact)
-    return per_sample
+    return _tree_simloss_autograd(tree, logits, index)
 
 
 class _TreeSimLossFunction(torch.autograd.Function):
@@ -173,19 +163,19 @@ class _TreeSimLossFunction(torch.autograd.Function):
         return out, None, None
 
 
-def _tree_simloss_autograd(tree: TreeCredit, logits: Tensor, index: Tensor) -> Tensor:
-    """:func:`_tree_simloss` through plain autograd (for double backward)."""
+def _tree_simloss_autograd(tree: MatrixFree, logits: Tensor, index: Tensor) -> Tensor:
+    """:func:`_tree_simloss` through plain autograd: the neighbours form, traced graphs
+    (which skip the data-dependent underflow step) and double backward."""
     top = logits.detach().amax(1, keepdim=True)
     e = (logits - top).exp()
     credit = tree.credit(e, index)
     finfo = torch.finfo(logits.dtype)
     low = credit < finfo.tiny / finfo.eps
     per_sample = e.sum(1).log() - credit.clamp_min(finfo.tiny).log()
-    if bool(low.any()):
+    if not torch.compiler.is_compiling() and bool(low.any()):
         rows = low.nonzero()[:, 0]
-        per_sample = per_sample.index_put(
-            (rows,), -tree.log_credit_exact(logits, rows, index[rows])
-        )
+        exact = -tree.log_credit_exact(logits, rows, index[rows])
+        per_sample = per_sample.index_put((rows,), exact)
     return per_sample
 
 
