@@ -8,6 +8,7 @@ downloaded. An example of your own would put its own data here; the loss part st
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -19,6 +20,14 @@ from structloss.metrics import SingleLabelMetrics
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "tree_loss.toml"
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A parser with the options every example shares: ``--config`` and ``--batch-size``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--config", default=str(CONFIG), help="TOML naming the loss")
+    parser.add_argument("--batch-size", type=int, default=32)
+    return parser
 
 
 def real_task(*, seed: int = 0, train_per_class: int = 8) -> Dataset:

@@ -14,12 +14,11 @@ labelled samples.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import tempfile
 
 import torch
-from common import CONFIG, evaluate, objective_for, real_task
+from common import arguments, evaluate, objective_for, real_task
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
 import structloss
@@ -68,10 +67,8 @@ class Scores(torch.nn.Module):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(CONFIG), help="TOML naming the loss")
+    parser = arguments(__doc__)
     parser.add_argument("--max-steps", type=int, default=600)
-    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     args = parser.parse_args(argv)
 

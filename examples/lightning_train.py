@@ -13,11 +13,9 @@ specific to structloss except the three lines marked ``# structloss``.
 
 from __future__ import annotations
 
-import argparse
-
 import lightning as L
 import torch
-from common import CONFIG, metrics_for, objective_for, real_task, splits
+from common import arguments, metrics_for, objective_for, real_task, splits
 from torch.utils.data import DataLoader
 
 
@@ -48,10 +46,8 @@ class StructuredClassifier(L.LightningModule):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(CONFIG), help="TOML naming the loss")
+    parser = arguments(__doc__)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--fast-dev-run", action="store_true", help="one batch of each")
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--strategy", default="auto", help='e.g. "ddp" with --devices 2')

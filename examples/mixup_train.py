@@ -11,13 +11,12 @@ Here the inputs are the nouns' GloVe vectors, so only mixup (not cutmix) applies
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
 
 import torch
-from common import CONFIG, evaluate, objective_for, real_task, splits
+from common import arguments, evaluate, objective_for, real_task, splits
 from torch.utils.data import DataLoader
 
 
@@ -44,10 +43,8 @@ def timm_mixup():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(CONFIG), help="TOML naming the loss")
+    parser = arguments(__doc__)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--mixup-alpha", type=float, default=0.2)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     args = parser.parse_args(argv)

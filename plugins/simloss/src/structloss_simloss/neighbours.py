@@ -17,8 +17,6 @@ for the exact loss.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 import numpy as np
 import torch
@@ -138,7 +136,3 @@ class NeighbourCredit(torch.nn.Module):
         z = logits[rows]
         kept = z.gather(1, self.index[classes]) + self.values[classes].to(z.dtype).log()
         return torch.logsumexp(kept, dim=1) - torch.logsumexp(z, dim=1)
-
-    def extra_state(self) -> dict[str, Any]:
-        """What ``SimLoss.extra_repr`` shows."""
-        return {"neighbours": int(self.index.shape[1]), "max_dropped": self.max_dropped}
